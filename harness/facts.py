@@ -1,0 +1,97 @@
+"""Facts about a target: kernel release, iproute2 and ping versions, kernel features, tools.
+
+Gathered once per target by ``templates/facts.sh.j2`` and used to decide SKIP for
+scenarios whose needs (``requires``) the target does not meet.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+from harness.model import Scenario
+from harness.render import environment, new_run_id
+from harness.targets.base import Target, TargetError
+
+# Tools every scenario needs, plus the optional ones scenarios may ask for.
+BASE_TOOLS = ("ip", "ping", "sysctl")
+KNOWN_TOOLS = BASE_TOOLS + ("nft", "iptables", "tc", "ethtool", "bridge")
+
+
+@dataclass
+class Facts:
+    """Kernel release, tool versions (``ip -V`` and ``ping -V`` first lines), features and tools found."""
+
+    kernel: str = ""
+    uname: str = ""
+    arch: str = ""
+    os: str = ""
+    iproute2: str = ""
+    ping: str = ""
+    features: dict[str, bool] = field(default_factory=dict)
+    tools: dict[str, bool] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def parse_facts(text: str) -> Facts:
+    """Read the ``key=value`` lines printed by ``facts.sh.j2``; unknown keys are ignored."""
+    facts = Facts()
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if not sep:
+            continue
+        if key.startswith("feature."):
+            facts.features[key[8:]] = value == "yes"
+        elif key.startswith("tool."):
+            facts.tools[key[5:]] = value == "yes"
+        elif key in ("kernel", "uname", "arch", "os", "iproute2", "ping"):
+            setattr(facts, key, value)
+    return facts
+
+
+def gather_facts(target: Target, tools: tuple[str, ...] = KNOWN_TOOLS) -> Facts:
+    """Run the facts script on ``target``. Raises ``TargetError`` when it cannot run."""
+    script = environment().get_template("facts.sh.j2").render(probe_ns=f"nh{new_run_id()}-probe", tools=tools)
+    result = target.run(script, timeout=60)
+    if result.exit_code != 0 or "kernel=" not in result.stdout:
+        raise TargetError(f"could not read the target's facts (exit code {result.exit_code}): {result.stderr.strip()}")
+    return parse_facts(result.stdout)
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    match = re.match(r"(\d+(?:\.\d+)*)", text)
+    return tuple(int(x) for x in match.group(1).split(".")) if match else ()
+
+
+def needs(scenario: Scenario) -> tuple[Optional[str], list[str], list[str]]:
+    """What a scenario needs: (minimum kernel, features, tools), declared or implied by what it uses."""
+    features = set(scenario.requires.features) | {"netns"}
+    if scenario.veths:
+        features.add("veth")
+    if scenario.vrfs:
+        features.add("vrf")
+    if scenario.bridges:
+        features.add("bridge")
+    tools = set(scenario.requires.tools) | set(BASE_TOOLS)
+    if scenario.firewall:
+        features.add("nftables")
+        tools.add("nft")
+    return scenario.requires.kernel, sorted(features), sorted(tools)
+
+
+def unmet_needs(scenario: Scenario, facts: Facts) -> list[str]:
+    """Reasons the target cannot run ``scenario`` (empty when it can): each a sentence for SKIP."""
+    kernel, features, tools = needs(scenario)
+    reasons = []
+    if kernel and _version_tuple(facts.kernel) < _version_tuple(kernel):
+        reasons.append(f"needs kernel >= {kernel}, target runs {facts.kernel}")
+    for feature in features:
+        if not facts.features.get(feature, False):
+            reasons.append(f"needs kernel support for {feature}, which the target lacks")
+    for tool in tools:
+        if tool in facts.tools and not facts.tools[tool]:
+            reasons.append(f"needs the '{tool}' command, not found on the target")
+    return reasons

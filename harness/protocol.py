@@ -1,0 +1,100 @@
+"""Read the output of a rendered run script (``templates/run.sh.j2``).
+
+The script prints, for each check, a block between marker lines::
+
+    @@netns-harness:RUNID check ID rc=N start=EPOCH end=EPOCH
+    @@netns-harness:RUNID command ARGV...
+    ...stdout...
+    @@netns-harness:RUNID stderr ID
+    ...stderr...
+    @@netns-harness:RUNID end ID
+
+plus ``setup begin``, ``step N begin`` and ``done`` lines, so a run that died part-way
+tells how far it got. The run id in the marker keeps tool output from faking a marker.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class CheckOutput:
+    """What one check command did: exit code, argv as run, stdout, stderr, duration (seconds)."""
+
+    check_id: str
+    exit_code: int
+    command: str
+    stdout: str
+    stderr: str
+    duration_s: float
+
+
+@dataclass
+class RunOutput:
+    """A run script's output, split up: ``checks`` by id, how far it got, and any stray lines."""
+
+    checks: dict[str, CheckOutput] = field(default_factory=dict)
+    setup_started: bool = False
+    steps_started: list[int] = field(default_factory=list)
+    done: bool = False
+    stray: list[str] = field(default_factory=list)
+
+    @property
+    def last_step(self) -> Optional[int]:
+        return self.steps_started[-1] if self.steps_started else None
+
+
+def parse_run_output(stdout: str, marker: str) -> RunOutput:
+    """Split ``stdout`` of a run script whose marker is ``marker`` (``@@netns-harness:RUNID``).
+
+    Returns a ``RunOutput``; a truncated block (the script was killed) is dropped, lines
+    outside blocks land in ``stray``. Never raises on odd input.
+    """
+    head = re.compile(re.escape(marker) + r" (\S+)(?: (.*))?$")
+    out = RunOutput()
+    block: Optional[dict] = None
+    for line in stdout.splitlines():
+        m = head.match(line)
+        if not m:
+            if block is not None:
+                block[block["into"]].append(line)
+            elif line.strip():
+                out.stray.append(line)
+            continue
+        word, rest = m.group(1), m.group(2) or ""
+        if word == "check":
+            cm = re.match(r"(\S+) rc=(\d+) start=([\d.]+) end=([\d.]+)$", rest)
+            block = None
+            if cm:
+                block = dict(
+                    id=cm.group(1), rc=int(cm.group(2)), t0=float(cm.group(3)), t1=float(cm.group(4)),
+                    command="", stdout=[], stderr=[], into="stdout",
+                )
+        elif word == "command" and block is not None:
+            block["command"] = rest.rstrip()
+        elif word == "stderr" and block is not None:
+            block["into"] = "stderr"
+        elif word == "end" and block is not None and rest == block["id"]:
+            out.checks[block["id"]] = CheckOutput(
+                check_id=block["id"],
+                exit_code=block["rc"],
+                command=block["command"],
+                stdout=_join(block["stdout"]),
+                stderr=_join(block["stderr"]),
+                duration_s=round(block["t1"] - block["t0"], 6),
+            )
+            block = None
+        elif word == "setup":
+            out.setup_started = True
+        elif word == "step":
+            out.steps_started.append(int(rest.split()[0]))
+        elif word == "done":
+            out.done = True
+    return out
+
+
+def _join(lines: list[str]) -> str:
+    return "\n".join(lines) + "\n" if lines else ""

@@ -1,0 +1,70 @@
+"""Show results: a terminal report and the ``--json`` results file."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import IO, Any, Iterable
+
+from harness import __version__
+from harness.checks import PASS
+from harness.runner import CheckResult, ScenarioResult
+
+
+def _indent(text: str, by: int) -> str:
+    return textwrap.indent(text.rstrip("\n"), " " * by)
+
+
+def format_check(check: CheckResult, verbose: bool = False) -> str:
+    """One check as text; a non-PASS check also shows expected, observed and the raw output."""
+    lines = [f"    {check.status:<5} {check.name}" + (f": {check.reason}" if check.reason else "")]
+    if check.status != PASS or verbose:
+        lines.append(f"          expected: {json.dumps(check.expected, sort_keys=True)}")
+        lines.append(f"          observed: {json.dumps(check.observed, sort_keys=True)}")
+        if check.command:
+            lines.append(f"          command:  {check.command}")
+        raw = (check.stdout + check.stderr).strip()
+        if raw and check.status != PASS:
+            lines.append(_indent(raw, 12))
+    return "\n".join(lines)
+
+
+def format_scenario(result: ScenarioResult, verbose: bool = False) -> str:
+    """A scenario's verdict, then its checks step by step."""
+    head = f"{result.status:<5} {result.name} ({len(result.checks)} checks, {result.duration_s:.2f} s)"
+    if result.reason:
+        head += f": {result.reason}"
+    lines = [head]
+    step = None
+    for check in result.checks:
+        if check.step != step:
+            step = check.step
+            lines.append(f"  {step}")
+        lines.append(format_check(check, verbose))
+    return "\n".join(lines)
+
+
+def summary_line(results: Iterable[ScenarioResult]) -> str:
+    """``3 passed, 1 failed, 0 errors, 1 skipped`` over scenarios."""
+    results = list(results)
+    count = lambda s: sum(r.status == s for r in results)  # noqa: E731
+    return (f"{count('PASS')} passed, {count('FAIL')} failed, {count('ERROR')} errors, "
+            f"{count('SKIP')} skipped")
+
+
+def write_json(path: Path, results: list[ScenarioResult], target: dict[str, Any]) -> None:
+    """Write the results file: harness version, target facts, and per-scenario, per-check results."""
+    document = {
+        "harness_version": __version__,
+        "target": target,
+        "summary": summary_line(results),
+        "scenarios": [r.to_dict() for r in results],
+    }
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+
+
+def print_report(results: list[ScenarioResult], out: IO[str], verbose: bool = False) -> None:
+    for result in results:
+        print(format_scenario(result, verbose), file=out)
+    print(summary_line(results), file=out)

@@ -1,0 +1,175 @@
+"""Run scenarios on a target: render, run the script once, split its output, judge each check."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from harness.checks import ERROR, PASS, SKIP, Verdict, judge, status_of
+from harness.facts import Facts, unmet_needs
+from harness.model import Check, Scenario
+from harness.protocol import CheckOutput, parse_run_output
+from harness.render import RenderedScenario, render
+from harness.targets.base import ExecResult, Target, TargetError
+
+# Time a run script may take beyond its checks' own deadlines (set-up, tear-down), seconds.
+SCRIPT_OVERHEAD_S = 60
+
+
+@dataclass
+class CheckResult:
+    """One check's verdict with the raw material it was judged on (durations in seconds)."""
+
+    id: str
+    name: str
+    kind: str
+    step: str
+    status: str
+    reason: str
+    expected: dict[str, Any]
+    observed: dict[str, Any]
+    command: str = ""
+    exit_code: Optional[int] = None
+    stdout: str = ""
+    stderr: str = ""
+    duration_s: float = 0.0
+
+
+@dataclass
+class ScenarioResult:
+    """A scenario's outcome: ``status`` (PASS, FAIL, ERROR, SKIP), ``reason``, its checks, the script's stderr."""
+
+    name: str
+    file: str
+    status: str
+    reason: str = ""
+    run_id: str = ""
+    duration_s: float = 0.0
+    checks: list[CheckResult] = field(default_factory=list)
+    script_exit_code: Optional[int] = None
+    script_stderr: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def failed_checks(self) -> list[CheckResult]:
+        return [c for c in self.checks if c.status != PASS]
+
+
+def check_name(check: Check) -> str:
+    """A readable default name: ``ping client -> 192.168.100.1``, ``route client default via X``."""
+    if check.name:
+        return check.name
+    c = check.spec
+    if check.kind == "ping":
+        words = [f"ping {c.from_} -> {c.to}"]
+        words += [f"ttl={c.ttl}"] if c.ttl else []
+        words += ["unreachable"] if c.expect == "unreachable" else []
+    elif check.kind == "route":
+        words = [f"route {c.namespace} {c.dst}"]
+        words += [f"via {c.via}"] if c.via else []
+        words += [f"dev {c.dev}"] if c.dev else []
+        words += [f"table {c.table}"] if c.table is not None else []
+        words += [f"vrf {c.vrf}"] if c.vrf else []
+        words += [c.expect]
+    else:
+        words = [f"path {c.namespace} -> {c.to}"]
+        words += [f"via {c.via}"] if c.via else []
+        words += [f"dev {c.dev}"] if c.dev else []
+        words += ["unreachable"] if c.expect == "unreachable" else []
+    return " ".join(words)
+
+
+def script_timeout(scenario: Scenario) -> float:
+    """Seconds the run script may take: the checks' deadlines, step by step, plus set-up slack."""
+    total = SCRIPT_OVERHEAD_S
+    for step in scenario.all_steps:
+        total += max((c.spec.deadline if c.kind == "ping" else 5 for c in step.checks), default=0)
+    return total
+
+
+def judge_run(rendered: RenderedScenario, result: ExecResult) -> list[CheckResult]:
+    """Judge every planned check from the script's output; checks that never ran are ERROR."""
+    output = parse_run_output(result.stdout, rendered.marker)
+    results = []
+    for planned in rendered.plan:
+        for check_id, check in planned.checks:
+            got: Optional[CheckOutput] = output.checks.get(check_id)
+            if got is None:
+                verdict = Verdict(ERROR, {}, {}, _why_not_run(output, planned.index, result))
+                got = CheckOutput(check_id, -1, "", "", "", 0.0)
+            else:
+                verdict = judge(check, got)
+            results.append(
+                CheckResult(
+                    id=check_id, name=check_name(check), kind=check.kind, step=planned.name,
+                    status=verdict.status, reason=verdict.reason, expected=verdict.expected,
+                    observed=verdict.observed, command=got.command,
+                    exit_code=None if got.exit_code < 0 else got.exit_code,
+                    stdout=got.stdout, stderr=got.stderr, duration_s=got.duration_s,
+                )
+            )
+    return results
+
+
+def _why_not_run(output, step_index: int, result: ExecResult) -> str:
+    last_error = next((l for l in reversed(result.stderr.splitlines()) if l.strip()), "")
+    if output.last_step is None or output.last_step < step_index:
+        where = "set-up" if output.last_step is None else f"step {output.last_step + 1}"
+        return f"not run: the script stopped in {where} (exit code {result.exit_code}): {last_error}"
+    return f"not run: the script stopped during this step (exit code {result.exit_code}): {last_error}"
+
+
+def run_scenario(
+    scenario: Scenario,
+    target: Target,
+    *,
+    file: Union[str, Path] = "",
+    facts: Optional[Facts] = None,
+    run_id: Optional[str] = None,
+) -> ScenarioResult:
+    """Run one validated scenario on ``target`` and judge it.
+
+    SKIP when ``facts`` show an unmet need; ERROR (never PASS) when the target fails
+    part-way. A ``KeyboardInterrupt`` propagates after the run's namespaces are removed.
+    """
+    result = ScenarioResult(name=scenario.name, file=str(file), status=PASS)
+    if facts is not None:
+        reasons = unmet_needs(scenario, facts)
+        if reasons:
+            result.status, result.reason = SKIP, "; ".join(reasons)
+            return result
+    rendered = render(scenario, run_id)
+    result.run_id = rendered.run_id
+    start = time.monotonic()
+    try:
+        executed = target.run(rendered.run, timeout=script_timeout(scenario))
+    except TargetError as exc:
+        result.status, result.reason = ERROR, str(exc)
+        _teardown_quietly(target, rendered)
+        return result
+    except KeyboardInterrupt:
+        _teardown_quietly(target, rendered)
+        raise
+    finally:
+        result.duration_s = round(time.monotonic() - start, 3)
+    result.script_exit_code, result.script_stderr = executed.exit_code, executed.stderr
+    result.checks = judge_run(rendered, executed)
+    result.status = status_of([c.status for c in result.checks])
+    if result.status == ERROR:
+        result.reason = next(c.reason for c in result.checks if c.status == ERROR)
+    elif executed.exit_code != 0:
+        result.status = ERROR
+        result.reason = f"the run script exited {executed.exit_code}: {executed.stderr.strip()[-500:]}"
+    return result
+
+
+def _teardown_quietly(target: Target, rendered: RenderedScenario) -> None:
+    """Belt and braces after an interrupted run: the script's trap should have done this."""
+    try:
+        target.run("set +e\n" + rendered.teardown, timeout=30)
+    except (TargetError, OSError):
+        pass
