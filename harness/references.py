@@ -49,8 +49,8 @@ class Inventory:
         if found is None:
             hint = _suggest(name, self.interfaces[ns])
             elsewhere = [n for n, names in self.interfaces.items() if name in names]
-            if not hint and elsewhere:
-                hint = f"; it is in namespace '{elsewhere[0]}', not '{ns}'"
+            if elsewhere:
+                hint += f" ('{name}' is in namespace '{elsewhere[0]}', not '{ns}')"
             return f"unknown interface '{name}' in namespace '{ns}'{hint}"
         if kind and found != kind:
             return f"'{name}' in namespace '{ns}' is a {found}, not a {kind}"

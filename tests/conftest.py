@@ -1,0 +1,30 @@
+"""Shared fixtures: paths, a root check, and a guard that no test leaves namespaces behind."""
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SCENARIOS = REPO / "scenarios"
+DATA = Path(__file__).resolve().parent / "data"
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="creating network namespaces needs root")
+
+
+def harness_namespaces() -> set[str]:
+    """Namespaces named like a harness run's (nh<6 hex>-...)."""
+    import re
+
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    return {line.split()[0] for line in out.splitlines() if re.match(r"^nh[0-9a-f]{6}-", line)}
+
+
+@pytest.fixture
+def no_leftovers():
+    """Fail the test if it leaves harness namespaces that were not there before it."""
+    before = harness_namespaces()
+    yield
+    left = harness_namespaces() - before
+    assert not left, f"namespaces left behind: {sorted(left)}"

@@ -1,0 +1,150 @@
+"""End to end on this machine: real namespaces, veth pairs and pings through the local target."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import DATA, SCENARIOS, harness_namespaces, needs_root
+from harness.facts import gather_facts
+from harness.loader import load_scenario, parse_scenario
+from harness.runner import run_scenario
+from harness.targets.local import LocalTarget
+
+pytestmark = needs_root
+
+
+@pytest.fixture(scope="module")
+def target():
+    with LocalTarget() as t:
+        yield t
+
+
+@pytest.fixture(scope="module")
+def facts(target):
+    return gather_facts(target)
+
+
+def harness(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, **kwargs)
+
+
+def test_facts_name_kernel_and_tools(facts):
+    assert facts.kernel == os.uname().release
+    assert facts.iproute2.startswith("ip utility")
+    assert "iputils" in facts.ping
+    assert facts.features["netns"] and facts.features["veth"]
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_shipped_scenario_passes(path, target, facts, no_leftovers):
+    result = run_scenario(load_scenario(path), target, file=path, facts=facts)
+    if result.status == "SKIP":
+        # Only a kernel without VRF support may skip, and it must say so.
+        assert path.stem == "vrf" and not facts.features["vrf"], result.reason
+        assert "vrf" in result.reason
+        return
+    assert result.status == "PASS", "\n".join(f"{c.status} {c.name}: {c.reason}\n{c.stdout}{c.stderr}"
+                                              for c in result.checks)
+    assert all(c.status == "PASS" for c in result.checks)
+
+
+def test_ttl_63_through_the_gateway_is_observed(target, facts, no_leftovers):
+    path = SCENARIOS / "client-gateway-server.yaml"
+    result = run_scenario(load_scenario(path), target, facts=facts)
+    [hop] = [c for c in result.checks if c.name == "client reaches server through one hop"]
+    assert hop.status == "PASS" and hop.observed["ttl"] == [63] and hop.observed["received"] == 5
+    assert "-I 10.0.100.1 192.168.100.1" in hop.command
+
+
+def test_wrong_ttl_fails_with_expected_and_observed(target, facts, no_leftovers):
+    text = (SCENARIOS / "client-gateway-server.yaml").read_text().replace("ttl: 63", "ttl: 64")
+    result = run_scenario(parse_scenario(text), target, facts=facts)
+    assert result.status == "FAIL"
+    [bad] = result.failed_checks
+    assert bad.expected["ttl"] == 64 and bad.observed["ttl"] == [63]
+    assert "ttl=63" in bad.stdout
+    assert "expected 64" in bad.reason
+
+
+def test_setup_failure_is_error_and_cleans_up(target, facts, no_leftovers):
+    scenario = parse_scenario("""
+name: broken-setup
+namespaces: {a: }
+veths: [{namespace: a, name: v0, addresses: [10.9.0.1/24], peer: {namespace: a, name: v1}}]
+routes: [{namespace: a, dst: 10.8.0.0/24, via: 10.7.0.1}]
+checks: [{ping: {from: a, to: 10.9.0.1}}]
+""")
+    result = run_scenario(scenario, target, facts=facts)
+    assert result.status == "ERROR"
+    assert "not run: the script stopped in set-up" in result.checks[0].reason
+    assert "route add" in result.script_stderr
+
+
+def test_cli_run_writes_json_and_exit_codes(tmp_path, no_leftovers):
+    out = tmp_path / "results.json"
+    ok = harness("run", str(SCENARIOS / "client-gateway-server.yaml"), "--json", str(out))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    document = json.loads(out.read_text())
+    assert document["target"]["kernel"] == os.uname().release
+    assert document["target"]["ping"] and document["target"]["iproute2"]
+    checks = document["scenarios"][0]["checks"]
+    hop = next(c for c in checks if c["name"] == "client reaches server through one hop")
+    assert hop["observed"]["ttl"] == [63] and hop["status"] == "PASS" and "ttl=63" in hop["stdout"]
+
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text((SCENARIOS / "client-gateway-server.yaml").read_text().replace("ttl: 63", "ttl: 64"))
+    failed = harness("run", str(wrong))
+    assert failed.returncode == 1
+    assert "FAIL  client reaches server through one hop: replies came with ttl [63], expected 64" in failed.stdout
+
+    before = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    invalid = harness("run", str(DATA / "seed-demo-as-written.yaml"), str(SCENARIOS / "veth-pair.yaml"))
+    assert invalid.returncode == 2
+    assert "did you mean 'svr-veth'?" in invalid.stderr and "nothing was run" in invalid.stderr
+    assert subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout == before
+
+
+def test_ctrl_c_mid_run_leaves_nothing(tmp_path):
+    slow = tmp_path / "slow.yaml"
+    slow.write_text("""
+name: slow
+namespaces: {a: , b: }
+veths: [{namespace: a, name: slow-a, addresses: [10.0.0.1/24],
+         peer: {namespace: b, name: slow-b, addresses: [10.0.0.2/24]}}]
+checks:
+  - ping: {from: a, to: 10.0.0.99, expect: unreachable, deadline: 30}
+""")
+    before = harness_namespaces()
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(slow)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while not (harness_namespaces() - before) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert harness_namespaces() - before, "the run never created its namespaces"
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, out + err
+    assert harness_namespaces() - before == set()
+    links = subprocess.run(["ip", "link"], capture_output=True, text=True).stdout
+    assert "slow-a" not in links and "slow-b" not in links
+
+
+def test_clean_removes_only_harness_namespaces():
+    mine, other = "nh0a0b0c-leftover", "nhtest-keep-me"
+    for name in (mine, other):
+        subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        result = harness("clean")
+        assert result.returncode == 0
+        assert f"removed namespace {mine}" in result.stdout
+        listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        assert mine not in listed and other in listed
+    finally:
+        for name in (mine, other):
+            subprocess.run(["ip", "netns", "del", name], capture_output=True)
