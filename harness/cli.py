@@ -92,7 +92,7 @@ def _target_options(args) -> dict:
 
 def cmd_run(args) -> int:
     from harness.facts import gather_facts
-    from harness.report import print_report, write_json
+    from harness.report import format_scenario, summary_line, write_json
     from harness.runner import run_scenario
     from harness.targets import get_target
 
@@ -105,15 +105,13 @@ def cmd_run(args) -> int:
             for file, scenario in loaded:
                 result = run_scenario(scenario, target, file=file, facts=facts)
                 results.append(result)
-                print_report([result], sys.stdout, args.verbose)
+                print(format_scenario(result, args.verbose), flush=True)
         finally:
             failed = any(r.status in ("FAIL", "ERROR") for r in results)
             if hasattr(target, "set_outcome"):
                 target.set_outcome(passed=not failed)
             if args.json:
                 write_json(Path(args.json), results, {**target.describe(), **facts.to_dict()})
-    from harness.report import summary_line
-
     print(summary_line(results))
     if any(r.status == "ERROR" for r in results):
         return EXIT_ERROR

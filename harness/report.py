@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import textwrap
 from pathlib import Path
-from typing import IO, Any, Iterable
+from typing import Any, Iterable
 
 from harness import __version__
 from harness.checks import PASS
@@ -16,9 +16,21 @@ def _indent(text: str, by: int) -> str:
     return textwrap.indent(text.rstrip("\n"), " " * by)
 
 
+def _observed_brief(check: CheckResult) -> str:
+    """A few words on what a passing check saw: replies, TTL, RTT."""
+    o = check.observed
+    if check.kind == "ping" and o.get("received"):
+        words = [f"{o['received']}/{o['transmitted']} replies"]
+        words += [f"ttl {','.join(map(str, o['ttl']))}"] if o.get("ttl") else []
+        words += [f"rtt max {o['rtt_max_ms']} ms"] if o.get("rtt_max_ms") is not None else []
+        return ", ".join(words)
+    return ""
+
+
 def format_check(check: CheckResult, verbose: bool = False) -> str:
     """One check as text; a non-PASS check also shows expected, observed and the raw output."""
-    lines = [f"    {check.status:<5} {check.name}" + (f": {check.reason}" if check.reason else "")]
+    seen = f" ({_observed_brief(check)})" if check.status == PASS and _observed_brief(check) else ""
+    lines = [f"    {check.status:<5} {check.name}{seen}" + (f": {check.reason}" if check.reason else "")]
     if check.status != PASS or verbose:
         lines.append(f"          expected: {json.dumps(check.expected, sort_keys=True)}")
         lines.append(f"          observed: {json.dumps(check.observed, sort_keys=True)}")
@@ -63,8 +75,3 @@ def write_json(path: Path, results: list[ScenarioResult], target: dict[str, Any]
     }
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
 
-
-def print_report(results: list[ScenarioResult], out: IO[str], verbose: bool = False) -> None:
-    for result in results:
-        print(format_scenario(result, verbose), file=out)
-    print(summary_line(results), file=out)
