@@ -166,7 +166,9 @@ class SshTarget(Target):
                 out += channel.recv(65536)
             while channel.recv_stderr_ready():
                 err += channel.recv_stderr(65536)
-            if channel.exit_status_ready() and not channel.recv_ready() and not channel.recv_stderr_ready():
+            # EOF comes after the last byte of both streams; the exit status alone may come earlier.
+            if (channel.eof_received and channel.exit_status_ready()
+                    and not channel.recv_ready() and not channel.recv_stderr_ready()):
                 break
             transport = channel.get_transport()
             if transport is None or not transport.is_active():
