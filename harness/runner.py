@@ -66,6 +66,8 @@ def check_name(check: Check) -> str:
     c = check.spec
     if check.kind == "ping":
         words = [f"ping {c.from_} -> {c.to}"]
+        words += [f"from {c.source or c.interface}"] if (c.source or c.interface) else []
+        words += [f"vrf {c.vrf}"] if c.vrf else []
         words += [f"ttl={c.ttl}"] if c.ttl else []
         words += ["unreachable"] if c.expect == "unreachable" else []
     elif check.kind == "route":
