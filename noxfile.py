@@ -24,9 +24,26 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def host_setup(session: nox.Session) -> None:
+    """Prepare a libvirt host without systemd: daemons, default pool and network (idempotent)."""
+    session.install("-e", ".")
+    session.run("harness", "host-setup")
+
+
+def _uses_local_box(posargs: list) -> bool:
+    return bool(os.environ.get("HARNESS_BOX_KERNEL")) or "--box-kernel" in posargs
+
+
+@nox.session
 def scenarios(session: nox.Session) -> None:
-    """Run every scenario in scenarios/ (default target: a Vagrant VM) with a JUnit report."""
+    """Run every scenario in scenarios/ (default target: a Vagrant VM) with a JUnit report.
+
+    With HARNESS_BOX_KERNEL=PKG (or -- --box-kernel PKG) the box is built here from Debian
+    packages (cached) and the libvirt host is prepared first.
+    """
     session.install("-e", ".[test]")
+    if _uses_local_box(session.posargs) and os.geteuid() == 0:
+        session.run("harness", "host-setup")
     os.makedirs("results", exist_ok=True)
     args = ["--target", os.environ.get("HARNESS_TARGET", "vagrant"), *session.posargs]
     session.run(

@@ -83,7 +83,7 @@ def cmd_render(args) -> int:
 
 def _target_options(args) -> dict:
     options = {}
-    for name in ("box", "destroy", "reuse", "identity", "known_hosts", "insecure"):
+    for name in ("box", "box_kernel", "destroy", "reuse", "identity", "known_hosts"):
         value = getattr(args, name, None)
         if value is not None:
             options[name] = value
@@ -149,6 +149,8 @@ def _add_target_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", default="local",
                    help="where to run: local (default), vagrant, or ssh://user@host[:port]")
     p.add_argument("--box", help="vagrant: the box to boot (default $HARNESS_BOX)")
+    p.add_argument("--box-kernel", dest="box_kernel",
+                   help="vagrant: build (or reuse) a local libvirt box with this Debian kernel package")
     p.add_argument("--destroy", choices=["always", "passing", "never"],
                    help="vagrant: when to destroy the VM (default passing: keep it when a check fails)")
     p.add_argument("--reuse", action="store_true", default=None, help="vagrant: run on the VM that is already up")

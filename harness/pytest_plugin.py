@@ -7,6 +7,7 @@ output. One target (and so one VM) serves the whole session.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Optional
 
@@ -24,6 +25,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--target", "--harness-target", dest="harness_target", default="local",
                     help="where scenarios run: local (default), vagrant, ssh://user@host[:port]")
     group.addoption("--box", dest="harness_box", default=None, help="vagrant: the box to boot")
+    group.addoption("--box-kernel", dest="harness_box_kernel", default=None,
+                    help="vagrant: build (or reuse) a local libvirt box with this Debian kernel package")
     group.addoption("--destroy", dest="harness_destroy", default=None, choices=["always", "passing", "never"],
                     help="vagrant: when to destroy the VM (default passing)")
     group.addoption("--reuse", dest="harness_reuse", action="store_true", default=None,
@@ -60,11 +63,14 @@ def _session_target(config: pytest.Config):
 
         options = {
             key: getattr(config.option, f"harness_{key}")
-            for key in ("box", "destroy", "reuse", "identity", "known_hosts")
+            for key in ("box", "box_kernel", "destroy", "reuse", "identity", "known_hosts")
             if getattr(config.option, f"harness_{key}") is not None
         }
         state["target"] = get_target(config.option.harness_target, **options)
-        state["facts"] = gather_facts(state["target"])
+        # Booting a VM takes a while: show its progress live, not in the captured output.
+        capture = config.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            state["facts"] = gather_facts(state["target"])
     return state["target"], state["facts"]
 
 

@@ -42,6 +42,8 @@ def _run(argv: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
 class VagrantTarget(Target):
     """A VM booted from ``box`` (default ``$HARNESS_BOX`` or ``debian/bookworm64``).
 
+    ``box_kernel`` (or ``$HARNESS_BOX_KERNEL``): a Debian kernel package; the box is built
+    locally with ``harness.box.build_box`` (a cache hit when built before) and used.
     ``destroy``: ``always``, ``passing`` (default: keep the VM when a check failed, and say
     how to log in) or ``never``. ``reuse``: run on the VM that is already up for this box.
     Raises ``TargetError`` (from ``run``) with an actionable message when a prerequisite is
@@ -53,6 +55,7 @@ class VagrantTarget(Target):
     def __init__(
         self,
         box: Optional[str] = None,
+        box_kernel: Optional[str] = None,
         destroy: Optional[str] = None,
         reuse: Optional[bool] = None,
         provider: Optional[str] = None,
@@ -60,7 +63,9 @@ class VagrantTarget(Target):
         progress: Optional[Callable[[str], None]] = None,
         **_ignored,
     ):
-        self.box = box or os.environ.get("HARNESS_BOX") or DEFAULT_BOX
+        self.box_kernel = box_kernel or os.environ.get("HARNESS_BOX_KERNEL") or None
+        if box and self.box_kernel:
+            raise TargetError("give --box or --box-kernel, not both")
         self.destroy_policy = destroy or os.environ.get("HARNESS_DESTROY") or "passing"
         if self.destroy_policy not in DESTROY_POLICIES:
             raise TargetError(f"--destroy {self.destroy_policy!r}: use one of {', '.join(DESTROY_POLICIES)}")
@@ -68,7 +73,17 @@ class VagrantTarget(Target):
         self.provider = provider or os.environ.get("VAGRANT_DEFAULT_PROVIDER") or None
         self.root = Path(vagrant_dir or os.environ.get("HARNESS_VAGRANT_DIR") or REPO)
         self.progress = progress or (lambda line: print(line, file=sys.stderr, flush=True))
-        self.slug = box_slug(self.box)
+        if self.box_kernel:
+            self.provider = self.provider or "libvirt"
+        self._use_box(box or os.environ.get("HARNESS_BOX") or DEFAULT_BOX)
+        self._ssh: Optional[SshTarget] = None
+        self._created = False
+        self._passed: Optional[bool] = None
+        self._box_info: dict = {}
+
+    def _use_box(self, box: str) -> None:
+        """Point the Vagrantfile, the machine directory and the VM name at ``box``."""
+        self.box, self.slug = box, box_slug(box)
         self.env = {
             **os.environ,
             "HARNESS_BOX": self.box,
@@ -78,10 +93,15 @@ class VagrantTarget(Target):
         if self.provider:
             self.env["VAGRANT_DEFAULT_PROVIDER"] = self.provider
         self._vagrant = vagrant.Vagrant(str(self.root), env=self.env, quiet_stdout=False, quiet_stderr=False)
-        self._ssh: Optional[SshTarget] = None
-        self._created = False
-        self._passed: Optional[bool] = None
-        self._box_info: dict = {}
+
+    def _build_box(self) -> None:
+        from harness.box import BoxBuildError, build_box
+
+        try:
+            info = build_box(kernel_package=self.box_kernel, progress=self.progress)
+        except BoxBuildError as exc:
+            raise TargetError(f"building the box for {self.box_kernel} failed: {exc}") from None
+        self._use_box(info.name)
 
     # -- prerequisites -----------------------------------------------------------------
 
@@ -125,6 +145,8 @@ class VagrantTarget(Target):
             return "unknown"
 
     def _up(self) -> None:
+        if self.box_kernel:
+            self._build_box()
         self.check_prerequisites()
         state = self._state()
         if self.reuse:
