@@ -1,0 +1,536 @@
+"""Build local vagrant-libvirt boxes (Debian + a chosen kernel package).
+
+Vagrant Cloud may be unreachable, so boxes are built from a Debian mirror with
+debootstrap (see ``harness/box_build.sh``), packaged as a vagrant-libvirt box
+and added with ``vagrant box add``.  Boxes are named after their kernel, e.g.
+``netns-harness/bookworm-6.1``, so different kernel packages give different
+boxes.
+
+Cache: a build is keyed by a hash of its inputs (kernel package, suite, mirror,
+disk size, extra packages, the build script's text and the packaging format).
+``build_box`` skips the build when that key's manifest exists in the cache
+directory and the same build is still what vagrant has under that box name.
+
+Public API: :func:`build_box`, :class:`BoxInfo`, :class:`BoxBuildError`,
+plus the small helpers used by the CLI and the tests (:func:`input_hash`,
+:func:`box_name_for`, :func:`host_mirror`, :func:`default_cache_dir`,
+:func:`vagrant_boxes`).
+"""
+
+from __future__ import annotations
+
+import collections
+import fcntl
+import glob
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+BUILD_SCRIPT = Path(__file__).with_name("box_build.sh")
+DEFAULT_KERNEL_PACKAGE = "linux-image-cloud-amd64"
+DEFAULT_SUITE = "bookworm"
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+DEFAULT_DISK_GIB = 4
+BOX_PREFIX = "netns-harness"
+STAMP_FILE = "netns-harness.json"   # shipped inside the box, read back for the cache check
+# Bump when the packaging done here (not in the script) changes.
+PACKAGING_VERSION = 1
+
+BOX_VAGRANTFILE = """\
+# Box defaults for netns-harness boxes (vagrant-libvirt).
+Vagrant.configure("2") do |config|
+  # The image has neither rsync nor NFS tools.
+  config.vm.synced_folder ".", "/vagrant", disabled: true
+end
+"""
+
+_VAGRANT_PUBKEY_GLOBS = (
+    "/usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant.pub",
+    "/usr/share/vagrant/keys/vagrant.pub",
+    "/opt/vagrant/embedded/gems/gems/vagrant-*/keys/vagrant.pub",
+    "/opt/vagrant/embedded/gems/vagrant-*/keys/vagrant.pub",
+)
+
+
+class BoxBuildError(RuntimeError):
+    """A box build failed.
+
+    Attributes:
+        step: name of the failing step (``"debootstrap"``, ``"vagrant box add"``, ...).
+        output_tail: the last lines of that step's output (str, may be empty).
+        log_path: full build log, when one was written.
+    """
+
+    def __init__(self, step: str, message: str, output_tail: str = "",
+                 log_path: Optional[Path] = None):
+        self.step = step
+        self.output_tail = output_tail
+        self.log_path = log_path
+        text = f"box build failed in step '{step}': {message}"
+        if output_tail:
+            text += "\n--- last output ---\n" + output_tail.rstrip()
+        if log_path:
+            text += f"\n(full log: {log_path})"
+        super().__init__(text)
+
+
+@dataclass(frozen=True)
+class BoxInfo:
+    """A built (and vagrant-added) box.
+
+    ``name``: vagrant box name, e.g. ``netns-harness/bookworm-6.1``;
+    ``path``: the ``.box`` file (tar.gz) in the cache; ``version``: the vagrant
+    box version (``"0"`` for boxes added from a file); ``kernel_release``: e.g.
+    ``6.1.0-28-cloud-amd64``; ``input_hash``: the cache key;
+    ``cache_hit``: True when this call did not build.
+    """
+
+    name: str
+    path: Path
+    version: str
+    kernel_package: str
+    kernel_release: str
+    provider: str = "libvirt"
+    suite: str = DEFAULT_SUITE
+    input_hash: str = ""
+    cache_hit: bool = False
+
+
+# ---------------------------------------------------------------- pure helpers
+
+def default_cache_dir() -> Path:
+    """``$HARNESS_CACHE_DIR`` or ``~/.cache/netns-harness/boxes``."""
+    env = os.environ.get("HARNESS_CACHE_DIR")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "netns-harness" / "boxes"
+
+
+def _parse_one_line_sources(text: str) -> Iterable[tuple[str, list[str], list[str]]]:
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line.startswith("deb "):
+            continue
+        parts = line.split()[1:]
+        if parts and parts[0].startswith("["):      # deb [signed-by=...] URI ...
+            while parts and not parts[0].endswith("]"):
+                parts.pop(0)
+            parts = parts[1:]
+        if len(parts) >= 2:
+            yield parts[0], [parts[1]], parts[2:]
+
+
+def _parse_deb822_sources(text: str) -> Iterable[tuple[str, list[str], list[str]]]:
+    for stanza in re.split(r"\n\s*\n", text):
+        fields: dict[str, str] = {}
+        key = None
+        for line in stanza.splitlines():
+            if line.lstrip().startswith("#") or not line.strip():
+                continue
+            if line[0].isspace() and key:
+                fields[key] += " " + line.strip()
+                continue
+            key, _, value = line.partition(":")
+            key = key.strip().lower()
+            fields[key] = value.strip()
+        if "deb" not in fields.get("types", "").split():
+            continue
+        if fields.get("enabled", "yes").lower() == "no":
+            continue
+        for uri in fields.get("uris", "").split():
+            yield uri, fields.get("suites", "").split(), fields.get("components", "").split()
+
+
+def mirror_from_sources(files: dict[str, str], suite: str = DEFAULT_SUITE) -> Optional[str]:
+    """Pick the Debian mirror serving ``suite`` from apt source texts.
+
+    ``files`` maps file names (``*.list`` one-line format or ``*.sources``
+    deb822 format) to their text.  Returns the first URI (trailing ``/``
+    stripped) that lists exactly ``suite`` with component ``main``, else None.
+    """
+    for fname, text in files.items():
+        if fname.endswith(".sources"):
+            entries = _parse_deb822_sources(text)
+        elif fname.endswith(".list"):
+            entries = _parse_one_line_sources(text)
+        else:
+            continue
+        for uri, suites, components in entries:
+            if suite in suites and "main" in components and uri.startswith(("http://", "https://", "file:/")):
+                return uri.rstrip("/")
+    return None
+
+
+def host_mirror(suite: str = DEFAULT_SUITE, root: str = "/") -> str:
+    """The mirror this host's apt uses for ``suite`` (``/etc/apt/sources.list``
+    and ``sources.list.d/*.list|*.sources``), else ``http://deb.debian.org/debian``."""
+    files: dict[str, str] = {}
+    candidates = [Path(root, "etc/apt/sources.list")]
+    candidates += sorted(Path(root, "etc/apt/sources.list.d").glob("*"))
+    for p in candidates:
+        try:
+            files[p.name if p.name != "sources.list" else "sources.list"] = p.read_text()
+        except OSError:
+            continue
+    return mirror_from_sources(files, suite) or DEFAULT_MIRROR
+
+
+def input_hash(kernel_package: str, suite: str, mirror: str, script_text: str,
+               disk_gib: int = DEFAULT_DISK_GIB, extra_packages: Iterable[str] = ()) -> str:
+    """Cache key of a build: 16 hex chars of a SHA-256 over all build inputs."""
+    payload = json.dumps({
+        "kernel_package": kernel_package,
+        "suite": suite,
+        "mirror": mirror.rstrip("/"),
+        "disk_gib": int(disk_gib),
+        "extra_packages": sorted(extra_packages),
+        "script_sha256": hashlib.sha256(script_text.encode()).hexdigest(),
+        "packaging": PACKAGING_VERSION,
+    }, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def kernel_major_minor(kernel_release: str) -> str:
+    """``"6.1.0-28-cloud-amd64"`` -> ``"6.1"``; ``"6.12.38+deb12-cloud-amd64"`` -> ``"6.12"``.
+
+    Raises ValueError when the text does not start with ``MAJOR.MINOR``.
+    """
+    m = re.match(r"^(\d+)\.(\d+)", kernel_release.strip())
+    if not m:
+        raise ValueError(f"not a kernel release: {kernel_release!r}")
+    return f"{m.group(1)}.{m.group(2)}"
+
+
+def box_name_for(suite: str, kernel_release: str) -> str:
+    """Vagrant box name, e.g. ``netns-harness/bookworm-6.1``."""
+    return f"{BOX_PREFIX}/{suite}-{kernel_major_minor(kernel_release)}"
+
+
+def parse_vagrant_box_list(text: str) -> list[tuple[str, str, str]]:
+    """``vagrant box list`` output -> ``[(name, provider, version), ...]``."""
+    out = []
+    for line in text.splitlines():
+        m = re.match(r"^(\S+)\s+\(([^,]+),\s*([^,)]+)", line.strip())
+        if m:
+            out.append((m.group(1), m.group(2).strip(), m.group(3).strip()))
+    return out
+
+
+def find_vagrant_pubkey() -> Path:
+    """Vagrant's insecure public key as shipped with the installed vagrant.
+
+    Raises BoxBuildError when it cannot be found.
+    """
+    env = os.environ.get("HARNESS_VAGRANT_PUBKEY")
+    if env and Path(env).is_file():
+        return Path(env)
+    for pattern in _VAGRANT_PUBKEY_GLOBS:
+        hits = sorted(glob.glob(pattern))
+        if hits:
+            return Path(hits[-1])
+    raise BoxBuildError("prerequisites", "Vagrant's insecure public key (keys/vagrant.pub) not found; "
+                        "install vagrant or set HARNESS_VAGRANT_PUBKEY")
+
+
+# -------------------------------------------------------------- vagrant state
+
+def _vagrant_home() -> Path:
+    return Path(os.environ.get("VAGRANT_HOME") or Path.home() / ".vagrant.d")
+
+
+def vagrant_boxes() -> list[tuple[str, str, str]]:
+    """Boxes known to vagrant as ``[(name, provider, version)]``; [] if vagrant is missing."""
+    if shutil.which("vagrant") is None:
+        return []
+    try:
+        res = subprocess.run(["vagrant", "box", "list"], capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        return []
+    return parse_vagrant_box_list(res.stdout) if res.returncode == 0 else []
+
+
+def _added_box_hash(name: str) -> Optional[str]:
+    """Input hash stamped into the box vagrant currently holds under ``name``."""
+    base = _vagrant_home() / "boxes" / name.replace("/", "-VAGRANTSLASH-")
+    for stamp in sorted(base.glob(f"**/libvirt/{STAMP_FILE}")):
+        try:
+            return json.loads(stamp.read_text()).get("input_hash")
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def _box_is_current(info: BoxInfo) -> bool:
+    if not info.path.is_file():
+        return False
+    if not any(n == info.name and p == "libvirt" for n, p, _ in vagrant_boxes()):
+        return False
+    stamped = _added_box_hash(info.name)
+    # Box added by an older harness without a stamp: trust the manifest.
+    return stamped is None or stamped == info.input_hash
+
+
+# --------------------------------------------------------------------- build
+
+def _check_prerequisites() -> None:
+    if os.geteuid() != 0:
+        raise BoxBuildError("prerequisites", "building a box needs root (debootstrap, losetup, mount)")
+    need = {
+        "debootstrap": "debootstrap", "parted": "parted", "mkfs.ext4": "e2fsprogs",
+        "extlinux": "extlinux", "qemu-img": "qemu-utils", "losetup": "mount",
+        "vagrant": "vagrant",
+    }
+    path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+    missing = sorted({pkg for tool, pkg in need.items() if shutil.which(tool, path=path) is None})
+    if not Path("/usr/lib/syslinux/mbr/mbr.bin").is_file():
+        missing.append("syslinux-common")
+    if missing:
+        raise BoxBuildError("prerequisites", "missing tools: apt-get install " + " ".join(missing))
+
+
+def _mounts_below(path: Path) -> list[str]:
+    """Mount points at or below ``path`` (from /proc/self/mounts)."""
+    root = os.path.realpath(path)
+    try:
+        lines = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return []
+    points = [line.split()[1].replace("\\040", " ") for line in lines if len(line.split()) > 1]
+    return [m for m in points if m == root or m.startswith(root + "/")]
+
+
+def _safe_rmtree(path: Path) -> None:
+    """rmtree that refuses to descend into mounts (a leftover bind of /dev!)."""
+    if not path.exists():
+        return
+    mounted = _mounts_below(path)
+    if mounted:
+        raise BoxBuildError("cleanup", f"refusing to delete {path}: still mounted: "
+                            + ", ".join(mounted) + " (umount them, then retry)")
+    shutil.rmtree(path)
+
+
+def _run_script(argv: list[str], log_path: Path, progress: Callable[[str], None],
+                t0: float) -> tuple[str, float]:
+    """Run the build script; returns (last step name, seconds). Raises BoxBuildError."""
+    tail: collections.deque[str] = collections.deque(maxlen=40)
+    step, step_t0 = "start", time.monotonic()
+    with open(log_path, "w") as log, subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            errors="replace", bufsize=1) as proc:
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                log.write(line)
+                if line.startswith("==> step: "):
+                    now = time.monotonic()
+                    if step != "start":
+                        progress(f"box: {step} done in {now - step_t0:.1f} s")
+                    step, step_t0 = line[len("==> step: "):].strip(), now
+                    progress(f"box: [{now - t0:6.1f} s] {step} ...")
+                    tail.clear()
+                else:
+                    tail.append(line.rstrip("\n"))
+            rc = proc.wait()
+        except BaseException:
+            # Ctrl-C etc.: let the script's trap release the loop device and mounts.
+            proc.terminate()
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            raise
+    if rc != 0:
+        raise BoxBuildError(step, f"build script exited with status {rc}",
+                            "\n".join(tail), log_path)
+    now = time.monotonic()
+    progress(f"box: {step} done in {now - step_t0:.1f} s")
+    return step, now - t0
+
+
+def _package(work: Path, box_file: Path, disk_gib: int, stamp: dict) -> None:
+    (work / "metadata.json").write_text(json.dumps(
+        {"provider": "libvirt", "format": "qcow2", "virtual_size": int(disk_gib)}) + "\n")
+    (work / "Vagrantfile").write_text(BOX_VAGRANTFILE)
+    (work / STAMP_FILE).write_text(json.dumps(stamp, indent=2, sort_keys=True) + "\n")
+    tmp = box_file.with_suffix(".box.tmp")
+    # box.img is already a compressed qcow2: gzip level 1 is as good and much faster.
+    with tarfile.open(tmp, "w:gz", compresslevel=1) as tar:
+        for name in ("metadata.json", "Vagrantfile", STAMP_FILE, "box.img"):
+            tar.add(work / name, arcname=name)
+    tmp.replace(box_file)
+
+
+def _vagrant_box_add(name: str, box_file: Path, log_path: Path) -> None:
+    argv = ["vagrant", "box", "add", "--force", "--provider", "libvirt", "--name", name, str(box_file)]
+    res = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
+    with open(log_path, "a") as log:
+        log.write(f"$ {' '.join(argv)}\n{res.stdout}{res.stderr}")
+    if res.returncode != 0:
+        tail = "\n".join((res.stdout + res.stderr).splitlines()[-20:])
+        raise BoxBuildError("vagrant box add", f"exit status {res.returncode}", tail, log_path)
+
+
+def prune_box_volumes(name: str, pool: str = "default") -> list[str]:
+    """Delete stale libvirt copies of box ``name`` from storage pool ``pool``.
+
+    vagrant-libvirt uploads a box into the pool once, as
+    ``<name with / as -VAGRANTSLASH->_vagrant_box_image_0_<mtime>_box.img``; a
+    re-added box gets a new volume and the old one stays.  Call this right
+    after ``vagrant box add``: every such volume of ``name`` that no other
+    volume (a VM disk) uses as its backing file is deleted.
+
+    Returns the deleted volume names; [] when virsh is missing or fails
+    (best effort, never raises).
+    """
+    if shutil.which("virsh") is None:
+        return []
+    prefix = name.replace("/", "-VAGRANTSLASH-") + "_vagrant_box_image_"
+
+    def virsh(*args: str) -> Optional[str]:
+        try:
+            res = subprocess.run(["virsh", "-c", "qemu:///system", *args],
+                                 capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return res.stdout if res.returncode == 0 else None
+
+    listing = virsh("vol-list", "--pool", pool)
+    if listing is None:
+        return []
+    vols: dict[str, str] = {}
+    for line in listing.splitlines()[2:]:
+        parts = line.split(None, 1)
+        if len(parts) == 2:
+            vols[parts[0]] = parts[1].strip()
+    backing: set[str] = set()
+    for vol in vols:
+        xml = virsh("vol-dumpxml", "--pool", pool, vol) or ""
+        backing.update(re.findall(r"<backingStore>\s*<path>([^<]+)</path>", xml))
+    deleted = []
+    for vol, path in vols.items():
+        if vol.startswith(prefix) and path not in backing:
+            if virsh("vol-delete", "--pool", pool, vol) is not None:
+                deleted.append(vol)
+    return deleted
+
+
+def _load_manifest(path: Path) -> Optional[BoxInfo]:
+    try:
+        data = json.loads(path.read_text())
+        data["path"] = Path(data["path"])
+        data["cache_hit"] = True
+        return BoxInfo(**data)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def build_box(kernel_package: str = DEFAULT_KERNEL_PACKAGE,
+              suite: str = DEFAULT_SUITE,
+              mirror: Optional[str] = None,
+              cache_dir: Optional[os.PathLike | str] = None,
+              force: bool = False,
+              progress: Callable[[str], None] = print,
+              disk_gib: int = DEFAULT_DISK_GIB,
+              extra_packages: Iterable[str] = ()) -> BoxInfo:
+    """Build (or reuse) a vagrant-libvirt box running ``kernel_package``.
+
+    Args:
+        kernel_package: Debian kernel package, e.g. ``linux-image-cloud-amd64``;
+            ``PKG/RELEASE`` installs it from that release, e.g.
+            ``linux-image-cloud-amd64/bookworm-backports``.
+        suite: Debian suite to debootstrap.
+        mirror: Debian mirror URL; default: the one this host's apt uses for
+            ``suite`` (else ``http://deb.debian.org/debian``).
+        cache_dir: where builds live; default ``$HARNESS_CACHE_DIR`` or
+            ``~/.cache/netns-harness/boxes``.  Layout:
+            ``<cache_dir>/<input_hash>/{box.json,build.log,<name>.box}``, and
+            downloaded .debs in ``<cache_dir>/debs`` (reused by later builds).
+        force: rebuild even when the cache holds this build.
+        progress: called with one human-readable line per step (step name and
+            elapsed seconds).
+        disk_gib: virtual disk size in GiB (sparse; the .box is ~130 MiB).
+        extra_packages: more Debian packages to install in the image.
+
+    Returns:
+        BoxInfo of the box, already added to vagrant (``vagrant box add --force``).
+        ``cache_hit`` tells whether the build was skipped.
+
+    Raises:
+        BoxBuildError: with ``.step`` (e.g. ``"debootstrap"``, ``"convert"``,
+            ``"vagrant box add"``) and ``.output_tail``; the full log is at
+            ``<cache_dir>/<input_hash>/build.log``.  Needs root.
+    """
+    t0 = time.monotonic()
+    mirror = (mirror or host_mirror(suite)).rstrip("/")
+    extra_packages = sorted(extra_packages)
+    script_text = BUILD_SCRIPT.read_text()
+    key = input_hash(kernel_package, suite, mirror, script_text, disk_gib, extra_packages)
+    cache = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+    build_dir = cache / key
+    manifest_path = build_dir / "box.json"
+    build_dir.mkdir(parents=True, exist_ok=True)
+
+    with open(cache / f"{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)   # one build per key at a time
+        cached = _load_manifest(manifest_path)
+        if cached and not force and _box_is_current(cached):
+            progress(f"box: cache hit {cached.name} (kernel {cached.kernel_release}, "
+                     f"key {key}) in {time.monotonic() - t0:.1f} s")
+            return cached
+        if cached and not force and cached.path.is_file():
+            # Built before but vagrant lost it (or holds another build): re-add only.
+            progress(f"box: re-adding {cached.name} from {cached.path}")
+            _vagrant_box_add(cached.name, cached.path, build_dir / "build.log")
+            prune_box_volumes(cached.name)
+            return cached
+
+        _check_prerequisites()
+        pubkey = find_vagrant_pubkey()
+        work = build_dir / "work"
+        _safe_rmtree(work)
+        work.mkdir()
+        log_path = build_dir / "build.log"
+        progress(f"box: building {kernel_package} on {suite} from {mirror} (key {key}, log {log_path})")
+        argv = ["bash", str(BUILD_SCRIPT), "--suite", suite, "--mirror", mirror,
+                "--kernel", kernel_package, "--pubkey", str(pubkey), "--workdir", str(work),
+                "--disk-gib", str(int(disk_gib)), "--deb-cache", str(cache / "debs")]
+        if extra_packages:
+            argv += ["--extra-packages", ",".join(extra_packages)]
+        _run_script(argv, log_path, progress, t0)
+
+        kernel_release = (work / "kernel-release").read_text().strip()
+        name = box_name_for(suite, kernel_release)
+        box_file = build_dir / (name.replace("/", "_") + ".box")
+        stamp = {"input_hash": key, "name": name, "kernel_package": kernel_package,
+                 "kernel_release": kernel_release, "suite": suite, "mirror": mirror}
+        step_t0 = time.monotonic()
+        progress(f"box: [{step_t0 - t0:6.1f} s] package {box_file.name} ...")
+        try:
+            _package(work, box_file, disk_gib, stamp)
+        except OSError as exc:
+            raise BoxBuildError("package", str(exc), log_path=log_path) from exc
+        step_t1 = time.monotonic()
+        progress(f"box: [{step_t1 - t0:6.1f} s] vagrant box add {name} ...")
+        _vagrant_box_add(name, box_file, log_path)
+        for vol in prune_box_volumes(name):
+            progress(f"box: deleted stale libvirt volume {vol}")
+        _safe_rmtree(work)
+
+        info = BoxInfo(name=name, path=box_file, version="0", kernel_package=kernel_package,
+                       kernel_release=kernel_release, provider="libvirt", suite=suite,
+                       input_hash=key, cache_hit=False)
+        data = asdict(info)
+        data["path"] = str(box_file)
+        data.pop("cache_hit")
+        manifest_path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        size_mib = box_file.stat().st_size / 2**20
+        progress(f"box: built {name} (kernel {kernel_release}, {size_mib:.0f} MiB) "
+                 f"in {time.monotonic() - t0:.1f} s")
+        return info

@@ -1,0 +1,258 @@
+#!/bin/bash
+# Build a bootable Debian disk image for a vagrant-libvirt box.
+#
+# Called by harness/box.py (build_box); runs as root on a Debian-like host with
+# debootstrap, parted, e2fsprogs, extlinux, syslinux-common and qemu-utils.
+#
+#   box_build.sh --suite bookworm --mirror http://deb.debian.org/debian \
+#                --kernel linux-image-cloud-amd64[/bookworm-backports] \
+#                --pubkey /path/vagrant.pub --workdir DIR \
+#                [--disk-gib 4] [--deb-cache DIR] [--extra-packages a,b]
+#
+# Results in DIR: box.img (compressed qcow2) and kernel-release (e.g.
+# "6.1.0-28-cloud-amd64").  Progress markers "==> step: NAME" on stdout are
+# parsed by box.py.  Loop device and mounts are released on every exit path;
+# DIR/rootfs is left for the caller to delete (box.py checks that nothing is
+# mounted below it first).
+#
+# Notes:
+#  * The tree is debootstrapped into DIR/rootfs and then copied into the image,
+#    so downloaded .debs and deleted files never reach the disk image (fstrim
+#    through a loop device does not punch holes on every host).
+#  * The host kernel may lack partition scanning on loop devices, so the root
+#    partition is reached with `losetup --offset 1MiB`.
+#  * ext4 is made without 64bit/metadata_csum/orphan_file: extlinux (syslinux
+#    6.04) cannot boot from file systems with those features.
+#  * net.ifnames=0 makes the first NIC eth0; systemd-networkd runs DHCP on it.
+set -euo pipefail
+
+SUITE="" MIRROR="" KERNEL="" PUBKEY="" WORKDIR="" DISK_GIB=4
+EXTRA_PACKAGES="" DEB_CACHE=""
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --suite) SUITE=$2; shift 2 ;;
+        --mirror) MIRROR=$2; shift 2 ;;
+        --kernel) KERNEL=$2; shift 2 ;;
+        --pubkey) PUBKEY=$2; shift 2 ;;
+        --workdir) WORKDIR=$2; shift 2 ;;
+        --disk-gib) DISK_GIB=$2; shift 2 ;;
+        --deb-cache) DEB_CACHE=$2; shift 2 ;;
+        --extra-packages) EXTRA_PACKAGES=$2; shift 2 ;;
+        *) echo "unknown argument: $1" >&2; exit 2 ;;
+    esac
+done
+for v in SUITE MIRROR KERNEL PUBKEY WORKDIR; do
+    [ -n "${!v}" ] || { echo "missing --${v,,}" >&2; exit 2; }
+done
+[ -r "$PUBKEY" ] || { echo "vagrant public key not readable: $PUBKEY" >&2; exit 2; }
+
+# "pkg/release" installs the kernel from that release (e.g. backports).
+KERNEL_PKG=${KERNEL%%/*}
+KERNEL_RELEASE_SUITE=""
+[ "$KERNEL" != "$KERNEL_PKG" ] && KERNEL_RELEASE_SUITE=${KERNEL#*/}
+
+HOSTNAME_=netns-harness
+ROOT="$WORKDIR/rootfs"      # debootstrap target (plain directory)
+MNT="$WORKDIR/mnt"          # the image's root partition, mounted
+RAW="$WORKDIR/disk.raw"
+LOOP=""
+MBR_BIN=/usr/lib/syslinux/mbr/mbr.bin
+export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+step() { echo "==> step: $*"; }
+
+unmount_below() {
+    # Unmount $1 and everything below it, deepest first.
+    local m
+    for m in $(awk -v r="$1" '$2 == r || index($2, r "/") == 1 {print $2}' /proc/self/mounts | sort -r); do
+        umount "$m" 2>/dev/null || umount -l "$m"
+    done
+}
+
+cleanup() {
+    set +e
+    unmount_below "$ROOT"
+    unmount_below "$MNT"
+    if [ -n "$LOOP" ]; then
+        losetup -d "$LOOP"
+        LOOP=""
+    fi
+}
+trap cleanup EXIT
+trap 'echo "interrupted" >&2; exit 130' INT TERM HUP
+
+in_chroot() { chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+    DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 HOME=/root "$@"; }
+
+step "partition"
+mkdir -p "$WORKDIR"
+rm -f "$RAW" "$WORKDIR/box.img" "$WORKDIR/kernel-release"
+truncate -s "${DISK_GIB}G" "$RAW"
+parted -s "$RAW" mklabel msdos mkpart primary ext4 1MiB 100% set 1 boot on
+dd if="$MBR_BIN" of="$RAW" bs=440 count=1 conv=notrunc status=none
+
+step "mkfs"
+PART_BYTES=$(( DISK_GIB * 1024 * 1024 * 1024 - 1024 * 1024 ))
+LOOP=$(losetup --find --show --offset $((1024 * 1024)) --sizelimit "$PART_BYTES" "$RAW")
+echo "root partition on $LOOP"
+mkfs.ext4 -q -F -L rootfs -O ^64bit,^metadata_csum,^orphan_file "$LOOP" 2>/dev/null \
+    || mkfs.ext4 -q -F -L rootfs -O ^64bit,^metadata_csum "$LOOP"   # e2fsprogs < 1.47
+ROOT_UUID=$(blkid -o value -s UUID "$LOOP")
+
+step "debootstrap"
+INCLUDE="systemd-sysv,udev,dbus,kmod,procps,openssh-server,sudo,iproute2,iputils-ping,nftables,iptables,initramfs-tools,netbase"
+[ -z "$KERNEL_RELEASE_SUITE" ] && INCLUDE="$INCLUDE,$KERNEL_PKG"
+[ -n "$EXTRA_PACKAGES" ] && INCLUDE="$INCLUDE,$EXTRA_PACKAGES"
+CACHE_OPT=()
+if [ -n "$DEB_CACHE" ]; then
+    mkdir -p "$DEB_CACHE"
+    CACHE_OPT=(--cache-dir="$(realpath "$DEB_CACHE")")
+fi
+mkdir -p "$ROOT"
+debootstrap --arch=amd64 --variant=minbase --components=main "${CACHE_OPT[@]}" \
+    --include="$INCLUDE" "$SUITE" "$ROOT" "$MIRROR"
+
+mount -t proc proc "$ROOT/proc"
+mount -t sysfs sysfs "$ROOT/sys"
+mount --bind /dev "$ROOT/dev"
+mount --bind /dev/pts "$ROOT/dev/pts"
+
+echo "deb $MIRROR $SUITE main" > "$ROOT/etc/apt/sources.list"
+if [ -n "$KERNEL_RELEASE_SUITE" ]; then
+    echo "deb $MIRROR $KERNEL_RELEASE_SUITE main" >> "$ROOT/etc/apt/sources.list"
+    step "kernel"
+    in_chroot apt-get update -q
+    in_chroot apt-get install -y -q --no-install-recommends -t "$KERNEL_RELEASE_SUITE" "$KERNEL_PKG"
+fi
+
+step "configure"
+echo "$HOSTNAME_" > "$ROOT/etc/hostname"
+cat > "$ROOT/etc/hosts" <<EOF
+127.0.0.1	localhost
+127.0.1.1	$HOSTNAME_
+::1		localhost ip6-localhost ip6-loopback
+ff02::1		ip6-allnodes
+ff02::2		ip6-allrouters
+EOF
+echo "UUID=$ROOT_UUID / ext4 errors=remount-ro 0 1" > "$ROOT/etc/fstab"
+: > "$ROOT/etc/resolv.conf"   # do not leak the build host's resolver
+
+# DHCP on the first NIC (eth0 thanks to net.ifnames=0).  ClientIdentifier=mac
+# keeps leases distinct even if two VMs ever shared a machine-id.
+mkdir -p "$ROOT/etc/systemd/network"
+cat > "$ROOT/etc/systemd/network/10-eth0.network" <<'EOF'
+[Match]
+Name=eth0
+
+[Network]
+DHCP=ipv4
+
+[DHCPv4]
+ClientIdentifier=mac
+EOF
+in_chroot systemctl enable systemd-networkd.service
+# Nothing to update from in a disposable VM; these only cost boot time.
+in_chroot systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer \
+    e2scrub_reap.service fstrim.timer
+in_chroot systemctl set-default multi-user.target
+
+# sshd: no reverse DNS (slow logins without a resolver).  Host keys are made
+# at first boot so VMs from the same box do not share them; only ed25519 and
+# ecdsa, because RSA key generation takes ~25 s under TCG emulation.
+mkdir -p "$ROOT/etc/ssh/sshd_config.d"
+cat > "$ROOT/etc/ssh/sshd_config.d/10-vagrant.conf" <<'EOF'
+UseDNS no
+GSSAPIAuthentication no
+HostKey /etc/ssh/ssh_host_ed25519_key
+HostKey /etc/ssh/ssh_host_ecdsa_key
+EOF
+rm -f "$ROOT"/etc/ssh/ssh_host_*
+cat > "$ROOT/etc/systemd/system/ssh-host-keys.service" <<'EOF'
+[Unit]
+Description=Generate SSH host keys on first boot
+ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
+Before=ssh.service
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/ssh-keygen -q -N "" -t ed25519 -f /etc/ssh/ssh_host_ed25519_key
+ExecStart=/usr/bin/ssh-keygen -q -N "" -t ecdsa -f /etc/ssh/ssh_host_ecdsa_key
+
+[Install]
+WantedBy=ssh.service
+EOF
+in_chroot systemctl enable ssh-host-keys.service
+
+# vagrant user: password "vagrant", passwordless sudo, Vagrant's insecure key
+# (vagrant replaces it with a per-VM key on first `vagrant up`).
+in_chroot useradd --create-home --shell /bin/bash --user-group vagrant
+echo "vagrant:vagrant" | in_chroot chpasswd
+cat > "$ROOT/etc/sudoers.d/vagrant" <<'EOF'
+Defaults:vagrant !requiretty
+vagrant ALL=(ALL) NOPASSWD: ALL
+EOF
+chmod 0440 "$ROOT/etc/sudoers.d/vagrant"
+in_chroot visudo -cf /etc/sudoers.d/vagrant
+install -d -m 0700 "$ROOT/home/vagrant/.ssh"
+install -m 0600 "$PUBKEY" "$ROOT/home/vagrant/.ssh/authorized_keys"
+in_chroot chown -R vagrant:vagrant /home/vagrant/.ssh
+
+# A fresh machine-id per VM (generated at boot when the file is empty).
+: > "$ROOT/etc/machine-id"
+rm -f "$ROOT/var/lib/dbus/machine-id"
+
+KREL=$(basename "$(ls -1 "$ROOT"/boot/vmlinuz-* | sort -V | tail -n 1)")
+KREL=${KREL#vmlinuz-}
+[ -f "$ROOT/boot/initrd.img-$KREL" ] || in_chroot update-initramfs -c -k "$KREL"
+echo "kernel release: $KREL"
+
+step "shrink"
+in_chroot apt-get clean
+# No documentation in a disposable VM, now or from later installs.
+cat > "$ROOT/etc/dpkg/dpkg.cfg.d/01-nodoc" <<'EOF'
+path-exclude=/usr/share/doc/*
+path-include=/usr/share/doc/*/copyright
+path-exclude=/usr/share/man/*
+path-exclude=/usr/share/info/*
+path-exclude=/usr/share/locale/*
+path-include=/usr/share/locale/locale.alias
+EOF
+find "$ROOT/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
+rm -rf "$ROOT"/usr/share/man/* "$ROOT"/usr/share/info/*
+find "$ROOT/usr/share/locale" -mindepth 1 -maxdepth 1 -not -name locale.alias -exec rm -rf {} +
+rm -rf "$ROOT"/var/lib/apt/lists/* "$ROOT"/var/cache/apt/*.bin "$ROOT"/var/log/*.log \
+    "$ROOT"/var/cache/debconf/*-old "$ROOT"/debootstrap
+unmount_below "$ROOT/proc"
+unmount_below "$ROOT/sys"
+unmount_below "$ROOT/dev"
+
+step "copy"
+mkdir -p "$MNT"
+mount "$LOOP" "$MNT"
+# -a keeps hard links, owners, modes and xattrs (ping's file capability).
+cp -a "$ROOT"/. "$MNT"/
+df -h "$MNT"
+
+step "bootloader"
+mkdir -p "$MNT/boot/extlinux"
+extlinux --install "$MNT/boot/extlinux"
+cat > "$MNT/boot/extlinux/extlinux.conf" <<EOF
+SERIAL 0 115200
+DEFAULT debian
+PROMPT 0
+TIMEOUT 0
+LABEL debian
+    LINUX /boot/vmlinuz-$KREL
+    INITRD /boot/initrd.img-$KREL
+    APPEND root=UUID=$ROOT_UUID ro console=tty0 console=ttyS0,115200n8 net.ifnames=0 biosdevname=0
+EOF
+cleanup
+sync
+
+step "convert"
+qemu-img convert -c -O qcow2 "$RAW" "$WORKDIR/box.img"
+rm -f "$RAW"
+echo "$KREL" > "$WORKDIR/kernel-release"
+qemu-img info "$WORKDIR/box.img"

@@ -1,0 +1,243 @@
+"""Prepare a Linux host so that vagrant-libvirt can start VMs.
+
+Works on hosts where PID 1 is systemd (a laptop) and on containers/CI machines
+where it is not: there the libvirt daemons are started by hand with
+``--daemon --pid-file``.  Everything is idempotent; a second call does nothing
+and returns an empty list.
+
+Only libvirt's own ``default`` network is created (bridge ``virbr0`` plus the
+NAT rules libvirt installs for it); no other host route or interface is touched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+LIBVIRT_URI = "qemu:///system"
+POOL_NAME = "default"
+POOL_DIR = "/var/lib/libvirt/images"
+NETWORK_NAME = "default"
+NETWORK_XML = "/usr/share/libvirt/networks/default.xml"
+# Where the TCG wrapper goes: a path the libvirt-qemu user can reach, unlike a checkout in /root.
+TCG_WRAPPER_SOURCE = Path(__file__).resolve().parent / "qemu-tcg-wrapper.sh"
+TCG_WRAPPER = Path("/var/lib/libvirt/netns-harness/qemu-tcg-wrapper.sh")
+
+# (daemon binary, pid file, apt package that ships it).  Order matters:
+# libvirtd connects to virtlogd/virtlockd at start-up.
+DAEMONS = (
+    ("virtlogd", "/run/virtlogd.pid", "libvirt-daemon-system"),
+    ("virtlockd", "/run/virtlockd.pid", "libvirt-daemon-system"),
+    ("libvirtd", "/run/libvirtd.pid", "libvirt-daemon-system"),
+)
+
+
+class HostSetupError(RuntimeError):
+    """The host cannot be prepared; the message says what to do about it."""
+
+
+def _run(argv: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    except FileNotFoundError as exc:
+        raise HostSetupError(
+            f"{argv[0]} not found: apt-get install libvirt-clients libvirt-daemon-system"
+        ) from exc
+    except subprocess.TimeoutExpired as exc:
+        raise HostSetupError(f"{' '.join(argv)} did not answer within {timeout:.0f} s") from exc
+
+
+def _virsh(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return _run(["virsh", "-c", LIBVIRT_URI, *args], timeout=timeout)
+
+
+def _virsh_ok(*args: str, what: str) -> None:
+    res = _virsh(*args)
+    if res.returncode != 0:
+        raise HostSetupError(f"{what} failed: virsh {' '.join(args)}: "
+                             f"{(res.stderr or res.stdout).strip()}")
+
+
+def _find_daemon(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    for d in ("/usr/sbin", "/sbin", "/usr/local/sbin"):
+        p = Path(d, name)
+        if p.is_file() and os.access(p, os.X_OK):
+            return str(p)
+    return None
+
+
+def _pid_alive(pid_file: str, name: str) -> int | None:
+    """PID from ``pid_file`` when that process is alive and is ``name``."""
+    try:
+        pid = int(Path(pid_file).read_text().split()[0])
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if comm == name[:15] else None
+
+
+def _running_by_name(name: str) -> int | None:
+    """PID of a live process called ``name`` (started by anyone), else None."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() == name[:15]:
+                return int(entry.name)
+        except OSError:
+            continue
+    return None
+
+
+def libvirt_answers(timeout: float = 10) -> bool:
+    """True when ``virsh -c qemu:///system version`` succeeds within ``timeout`` s."""
+    try:
+        res = subprocess.run(["virsh", "-c", LIBVIRT_URI, "version"],
+                             capture_output=True, text=True, timeout=timeout)
+    except (FileNotFoundError, subprocess.TimeoutExpired):
+        return False
+    return res.returncode == 0
+
+
+def _wait_for_libvirt(timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if libvirt_answers(timeout=10):
+            return
+        if time.monotonic() >= deadline:
+            raise HostSetupError(
+                f"libvirtd did not answer on {LIBVIRT_URI} within {timeout:.0f} s; "
+                "see /var/log/libvirt/libvirtd.log or run `libvirtd -v` in a terminal")
+        time.sleep(0.5)
+
+
+def _start_daemons(actions: list[str]) -> None:
+    if Path("/run/systemd/system").is_dir():
+        # A systemd host: let the units do it (socket activation etc.).
+        res = _run(["systemctl", "start", "libvirtd"], timeout=120)
+        if res.returncode != 0:
+            raise HostSetupError(
+                "systemctl start libvirtd failed: "
+                f"{(res.stderr or res.stdout).strip()} "
+                "(apt-get install libvirt-daemon-system, or start virtqemud on modular hosts)")
+        actions.append("started libvirtd via systemctl")
+        return
+    for name, pid_file, package in DAEMONS:
+        binary = _find_daemon(name)
+        if binary is None:
+            raise HostSetupError(f"{name} not found: apt-get install {package}")
+        pid = _pid_alive(pid_file, name) or _running_by_name(name)
+        if pid is not None:
+            continue
+        res = _run([binary, "--daemon", "--pid-file", pid_file], timeout=60)
+        if res.returncode != 0:
+            raise HostSetupError(f"starting {name} failed (exit {res.returncode}): "
+                                 f"{(res.stderr or res.stdout).strip()}")
+        # --daemon forks; give the pid file a moment to appear.
+        for _ in range(50):
+            if _pid_alive(pid_file, name):
+                break
+            time.sleep(0.1)
+        else:
+            raise HostSetupError(f"{name} exited right after start; "
+                                 f"try `{binary} -v` to see why")
+        actions.append(f"started {name} (pid file {pid_file})")
+
+
+def _ensure_pool(actions: list[str]) -> None:
+    info = _virsh("pool-info", POOL_NAME)
+    if info.returncode != 0:
+        _virsh_ok("pool-define-as", POOL_NAME, "dir", "--target", POOL_DIR,
+                  what=f"defining storage pool {POOL_NAME}")
+        actions.append(f"defined storage pool {POOL_NAME} ({POOL_DIR})")
+        _virsh_ok("pool-build", POOL_NAME, what=f"building storage pool {POOL_NAME}")
+        actions.append(f"built storage pool {POOL_NAME}")
+        info = _virsh("pool-info", POOL_NAME)
+    fields = _parse_info(info.stdout)
+    if fields.get("state") != "running":
+        _virsh_ok("pool-start", POOL_NAME, what=f"starting storage pool {POOL_NAME}")
+        actions.append(f"started storage pool {POOL_NAME}")
+    if fields.get("autostart") != "yes":
+        _virsh_ok("pool-autostart", POOL_NAME, what=f"autostarting storage pool {POOL_NAME}")
+        actions.append(f"set storage pool {POOL_NAME} to autostart")
+
+
+def _ensure_network(actions: list[str]) -> None:
+    info = _virsh("net-info", NETWORK_NAME)
+    if info.returncode != 0:
+        if not Path(NETWORK_XML).is_file():
+            raise HostSetupError(f"{NETWORK_XML} missing: apt-get install libvirt-daemon-config-network")
+        _virsh_ok("net-define", NETWORK_XML, what=f"defining network {NETWORK_NAME}")
+        actions.append(f"defined network {NETWORK_NAME} from {NETWORK_XML}")
+        info = _virsh("net-info", NETWORK_NAME)
+    fields = _parse_info(info.stdout)
+    if fields.get("active") != "yes":
+        res = _virsh("net-start", NETWORK_NAME)
+        if res.returncode != 0:
+            raise HostSetupError(
+                f"starting libvirt network {NETWORK_NAME} failed: {(res.stderr or res.stdout).strip()} "
+                "(needs dnsmasq-base and iptables; an existing virbr0 or a clash with "
+                "192.168.122.0/24 also breaks it)")
+        actions.append(f"started network {NETWORK_NAME}")
+    if fields.get("autostart") != "yes":
+        _virsh_ok("net-autostart", NETWORK_NAME, what=f"autostarting network {NETWORK_NAME}")
+        actions.append(f"set network {NETWORK_NAME} to autostart")
+
+
+def _parse_info(text: str) -> dict[str, str]:
+    """`virsh pool-info`/`net-info` output -> {'state': 'running', 'autostart': 'yes', ...}."""
+    out = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            out[key.strip().lower()] = value.strip().lower()
+    return out
+
+
+def prepare_libvirt_host(wait_timeout: float = 30.0) -> list[str]:
+    """Make ``qemu:///system`` usable for vagrant-libvirt; idempotent.
+
+    Starts virtlogd, virtlockd and libvirtd (``--daemon --pid-file /run/NAME.pid``)
+    when none is running, waits up to ``wait_timeout`` seconds for
+    ``virsh -c qemu:///system version`` to answer, then makes sure the
+    ``default`` storage pool (dir ``/var/lib/libvirt/images``) and the
+    ``default`` network exist, are active and autostart.
+
+    Returns:
+        Human-readable descriptions of the actions taken, e.g.
+        ``["started libvirtd (pid file /run/libvirtd.pid)", "started network default"]``;
+        empty when everything was already in place.
+
+    Raises:
+        HostSetupError: a binary is missing, a daemon does not start or answer,
+            or a virsh step fails; the message names the fix.
+    """
+    if os.geteuid() != 0:
+        raise HostSetupError("prepare_libvirt_host must run as root (it starts libvirtd)")
+    if shutil.which("virsh") is None:
+        raise HostSetupError("virsh not found: apt-get install libvirt-clients")
+    actions: list[str] = []
+    if not libvirt_answers():
+        _start_daemons(actions)
+        _wait_for_libvirt(wait_timeout)
+    _ensure_pool(actions)
+    _ensure_network(actions)
+    _install_tcg_wrapper(actions)
+    return actions
+
+
+def _install_tcg_wrapper(actions: list[str]) -> None:
+    """Copy the qemu TCG wrapper where libvirt can run it (the vagrant target uses it under qemu)."""
+    text = TCG_WRAPPER_SOURCE.read_text()
+    if TCG_WRAPPER.exists() and TCG_WRAPPER.read_text() == text:
+        return
+    TCG_WRAPPER.parent.mkdir(parents=True, exist_ok=True)
+    TCG_WRAPPER.write_text(text)
+    TCG_WRAPPER.chmod(0o755)
+    actions.append(f"installed the qemu TCG wrapper at {TCG_WRAPPER}")

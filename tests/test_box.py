@@ -1,0 +1,325 @@
+"""Box builder: cache key, naming, mirror detection, cache-hit logic (no VM),
+the Vagrantfile and the TCG emulator wrapper; plus one `vm` test that really
+builds (or reuses) the default box."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness import box
+from harness.box import BoxBuildError, BoxInfo
+from harness.host_setup import _parse_info
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT_TEXT = "#!/bin/bash\necho build\n"
+
+
+# ------------------------------------------------------------------ naming
+
+@pytest.mark.parametrize("release, expected", [
+    ("6.1.0-28-cloud-amd64", "6.1"),
+    ("6.12.38+deb12-cloud-amd64", "6.12"),
+    ("6.12.95+deb12-cloud-amd64", "6.12"),
+    ("5.10.0-30-amd64", "5.10"),
+])
+def test_kernel_major_minor(release, expected):
+    assert box.kernel_major_minor(release) == expected
+
+
+def test_box_name_depends_on_suite_and_kernel():
+    assert box.box_name_for("bookworm", "6.1.0-28-cloud-amd64") == "netns-harness/bookworm-6.1"
+    assert box.box_name_for("bookworm", "6.12.38+deb12-cloud-amd64") == "netns-harness/bookworm-6.12"
+    assert box.box_name_for("trixie", "6.12.38-amd64") == "netns-harness/trixie-6.12"
+
+
+@pytest.mark.parametrize("bad", ["", "vmlinuz", "linux-6.1"])
+def test_kernel_major_minor_rejects_garbage(bad):
+    with pytest.raises(ValueError):
+        box.kernel_major_minor(bad)
+
+
+# --------------------------------------------------------------- cache key
+
+def _key(**kw):
+    args = dict(kernel_package="linux-image-cloud-amd64", suite="bookworm",
+                mirror="http://deb.debian.org/debian", script_text=SCRIPT_TEXT)
+    args.update(kw)
+    return box.input_hash(**args)
+
+
+def test_input_hash_is_stable_and_short():
+    assert _key() == _key()
+    assert len(_key()) == 16 and int(_key(), 16) >= 0
+
+
+@pytest.mark.parametrize("change", [
+    {"kernel_package": "linux-image-amd64"},
+    {"kernel_package": "linux-image-cloud-amd64/bookworm-backports"},
+    {"suite": "trixie"},
+    {"mirror": "http://mirror.example/debian"},
+    {"script_text": SCRIPT_TEXT + "# changed\n"},
+    {"disk_gib": 8},
+    {"extra_packages": ["tcpdump"]},
+])
+def test_input_hash_changes_with_every_input(change):
+    assert _key(**change) != _key()
+
+
+def test_input_hash_normalises_mirror_slash_and_package_order():
+    assert _key(mirror="http://deb.debian.org/debian/") == _key()
+    assert _key(extra_packages=["b", "a"]) == _key(extra_packages=["a", "b"])
+
+
+def test_default_cache_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "c"))
+    assert box.default_cache_dir() == tmp_path / "c"
+    monkeypatch.delenv("HARNESS_CACHE_DIR")
+    assert box.default_cache_dir() == Path.home() / ".cache" / "netns-harness" / "boxes"
+
+
+# ------------------------------------------------------------------ mirror
+
+DEB822 = """\
+Types: deb
+# http://snapshot.debian.org/archive/debian/20250520T000000Z
+URIs: http://deb.debian.org/debian/
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: http://deb.debian.org/debian-security
+Suites: bookworm-security
+Components: main
+"""
+
+
+def test_mirror_from_deb822():
+    assert box.mirror_from_sources({"debian.sources": DEB822}) == "http://deb.debian.org/debian"
+    assert box.mirror_from_sources({"debian.sources": DEB822}, "trixie") is None
+
+
+def test_mirror_from_one_line_list_with_options_and_disabled_files():
+    files = {
+        "nodesource.list.disabled": "deb http://other.example/debian bookworm main\n",
+        "sources.list": "# comment\ndeb-src http://src.example/debian bookworm main\n"
+                        "deb [arch=amd64 signed-by=/k.gpg] http://mirror.example/debian/ bookworm main contrib\n",
+    }
+    assert box.mirror_from_sources(files) == "http://mirror.example/debian"
+
+
+def test_mirror_skips_disabled_deb822_stanza():
+    text = "Types: deb\nEnabled: no\nURIs: http://off.example/debian\nSuites: bookworm\nComponents: main\n"
+    assert box.mirror_from_sources({"x.sources": text}) is None
+
+
+def test_host_mirror_reads_files_and_falls_back(tmp_path):
+    assert box.host_mirror(root=str(tmp_path)) == box.DEFAULT_MIRROR
+    d = tmp_path / "etc/apt/sources.list.d"
+    d.mkdir(parents=True)
+    (d / "debian.sources").write_text(DEB822.replace("deb.debian.org", "mirror.local"))
+    assert box.host_mirror(root=str(tmp_path)) == "http://mirror.local/debian"
+
+
+# ----------------------------------------------------------- vagrant output
+
+def test_parse_vagrant_box_list():
+    text = ("debian/bookworm64          (libvirt, 12.20240503.1)\n"
+            "netns-harness/bookworm-6.1 (libvirt, 0)\n"
+            "There are no installed boxes! Use `vagrant box add` to add some.\n")
+    assert box.parse_vagrant_box_list(text) == [
+        ("debian/bookworm64", "libvirt", "12.20240503.1"),
+        ("netns-harness/bookworm-6.1", "libvirt", "0"),
+    ]
+
+
+def test_box_build_error_names_step_and_tail(tmp_path):
+    err = BoxBuildError("debootstrap", "exit status 1", "E: Couldn't download\n", tmp_path / "build.log")
+    text = str(err)
+    assert "'debootstrap'" in text and "Couldn't download" in text and "build.log" in text
+    assert err.step == "debootstrap" and err.output_tail.startswith("E:")
+
+
+# ---------------------------------------------------------------- caching
+
+def _seed_cache(cache: Path, key: str, name: str = "netns-harness/bookworm-6.1") -> BoxInfo:
+    d = cache / key
+    d.mkdir(parents=True)
+    box_file = d / (name.replace("/", "_") + ".box")
+    box_file.write_bytes(b"not really a box")
+    info = {"name": name, "path": str(box_file), "version": "0",
+            "kernel_package": "linux-image-cloud-amd64", "kernel_release": "6.1.0-28-cloud-amd64",
+            "provider": "libvirt", "suite": "bookworm", "input_hash": key}
+    (d / "box.json").write_text(json.dumps(info))
+    return BoxInfo(**{**info, "path": box_file})
+
+
+def _expected_key(mirror="http://deb.debian.org/debian"):
+    return box.input_hash("linux-image-cloud-amd64", "bookworm", mirror, box.BUILD_SCRIPT.read_text())
+
+
+def _vagrant_home_with_stamp(tmp_path: Path, name: str, key: str) -> Path:
+    home = tmp_path / "vagrant.d"
+    d = home / "boxes" / name.replace("/", "-VAGRANTSLASH-") / "0" / "libvirt"
+    d.mkdir(parents=True)
+    (d / box.STAMP_FILE).write_text(json.dumps({"input_hash": key}))
+    return home
+
+
+def _no_build(*a, **kw):
+    raise AssertionError("must not build on a cache hit")
+
+
+def test_cache_hit_skips_build(monkeypatch, tmp_path):
+    key = _expected_key()
+    seeded = _seed_cache(tmp_path / "cache", key)
+    monkeypatch.setenv("VAGRANT_HOME", str(_vagrant_home_with_stamp(tmp_path, seeded.name, key)))
+    monkeypatch.setattr(box, "vagrant_boxes", lambda: [(seeded.name, "libvirt", "0")])
+    monkeypatch.setattr(box, "_run_script", _no_build)
+    monkeypatch.setattr(box, "_vagrant_box_add", _no_build)
+    lines = []
+    info = box.build_box(mirror="http://deb.debian.org/debian", cache_dir=tmp_path / "cache",
+                         progress=lines.append)
+    assert info.cache_hit and info.name == seeded.name and info.path == seeded.path
+    assert any("cache hit" in line for line in lines)
+
+
+def test_box_missing_from_vagrant_is_re_added_not_rebuilt(monkeypatch, tmp_path):
+    key = _expected_key()
+    seeded = _seed_cache(tmp_path / "cache", key)
+    monkeypatch.setenv("VAGRANT_HOME", str(tmp_path / "empty"))
+    monkeypatch.setattr(box, "vagrant_boxes", lambda: [])
+    monkeypatch.setattr(box, "_run_script", _no_build)
+    monkeypatch.setattr(box, "prune_box_volumes", lambda name: [])
+    added = []
+    monkeypatch.setattr(box, "_vagrant_box_add", lambda name, path, log: added.append((name, path)))
+    info = box.build_box(mirror="http://deb.debian.org/debian", cache_dir=tmp_path / "cache",
+                         progress=lambda _: None)
+    assert added == [(seeded.name, seeded.path)] and info.cache_hit
+
+
+def test_vagrant_holding_another_build_is_not_a_hit(monkeypatch, tmp_path):
+    key = _expected_key()
+    seeded = _seed_cache(tmp_path / "cache", key)
+    monkeypatch.setenv("VAGRANT_HOME", str(_vagrant_home_with_stamp(tmp_path, seeded.name, "0" * 16)))
+    monkeypatch.setattr(box, "vagrant_boxes", lambda: [(seeded.name, "libvirt", "0")])
+    assert not box._box_is_current(seeded)
+
+
+def test_force_rebuilds(monkeypatch, tmp_path):
+    key = _expected_key()
+    seeded = _seed_cache(tmp_path / "cache", key)
+    monkeypatch.setattr(box, "vagrant_boxes", lambda: [(seeded.name, "libvirt", "0")])
+
+    class Built(Exception):
+        pass
+
+    def fake_prereq():
+        raise Built()
+
+    monkeypatch.setattr(box, "_check_prerequisites", fake_prereq)
+    with pytest.raises(Built):
+        box.build_box(mirror="http://deb.debian.org/debian", cache_dir=tmp_path / "cache",
+                      force=True, progress=lambda _: None)
+
+
+def test_safe_rmtree_refuses_mounted_trees(monkeypatch, tmp_path):
+    (tmp_path / "work" / "rootfs" / "dev").mkdir(parents=True)
+    monkeypatch.setattr(box, "_mounts_below", lambda p: [str(tmp_path / "work/rootfs/dev")])
+    with pytest.raises(BoxBuildError, match="still mounted"):
+        box._safe_rmtree(tmp_path / "work")
+    assert (tmp_path / "work").exists()
+
+
+def test_build_script_is_valid_bash():
+    subprocess.run(["bash", "-n", str(box.BUILD_SCRIPT)], check=True)
+
+
+# -------------------------------------------------------------- host setup
+
+def test_parse_virsh_info():
+    text = "Name:           default\nUUID:  x\nState:          running\nAutostart:      no\n"
+    assert _parse_info(text) == {"name": "default", "uuid": "x", "state": "running", "autostart": "no"}
+
+
+# ------------------------------------------------------- TCG wrapper script
+
+def test_qemu_wrapper_adds_tb_size(tmp_path):
+    fake = tmp_path / "fake-qemu"
+    fake.write_text('#!/bin/sh\nfor a in "$@"; do echo "$a"; done\n')
+    fake.chmod(0o755)
+    out = subprocess.run(
+        ["bash", str(REPO / "harness/qemu-tcg-wrapper.sh"), "-name", "guest=x", "-accel", "tcg",
+         "-cpu", "qemu64", "-machine", "none,accel=kvm:tcg"],
+        env={**os.environ, "HARNESS_QEMU_BINARY": str(fake)},
+        capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out == ["-name", "guest=x", "-accel", "tcg,tb-size=256", "-cpu", "qemu64",
+                   "-machine", "none,accel=kvm:tcg"]
+
+
+# ------------------------------------------------------------- Vagrantfile
+
+needs_vagrant = pytest.mark.skipif(shutil.which("vagrant") is None, reason="vagrant is not installed")
+
+
+def _validate(tmp_path, **env):
+    shutil.copy(REPO / "Vagrantfile", tmp_path / "Vagrantfile")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HARNESS_")}
+    return subprocess.run(["vagrant", "validate"], cwd=tmp_path, env={**clean, **env},
+                          capture_output=True, text=True, timeout=120)
+
+
+@needs_vagrant
+def test_vagrantfile_validates_with_defaults(tmp_path):
+    res = _validate(tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+@needs_vagrant
+def test_vagrantfile_validates_for_tcg(tmp_path):
+    res = _validate(tmp_path, HARNESS_BOX="netns-harness/bookworm-6.1", HARNESS_LIBVIRT_DRIVER="qemu",
+                    HARNESS_QEMU_EMULATOR=str(REPO / "harness/qemu-tcg-wrapper.sh"),
+                    HARNESS_VM_NAME="nh-unit", HARNESS_MEMORY="768", HARNESS_CPUS="2",
+                    VAGRANT_DEFAULT_PROVIDER="libvirt")
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+@needs_vagrant
+@pytest.mark.parametrize("env", [{"HARNESS_LIBVIRT_DRIVER": "xen"}, {"HARNESS_MEMORY": "lots"}])
+def test_vagrantfile_rejects_bad_values(tmp_path, env):
+    res = _validate(tmp_path, **env)
+    assert res.returncode != 0
+
+
+# ------------------------------------------------------------ integration
+
+def _vm_skip_reason() -> str | None:
+    if os.geteuid() != 0:
+        return "building a box needs root (debootstrap, losetup, mount)"
+    for tool, pkg in (("vagrant", "vagrant"), ("debootstrap", "debootstrap"), ("extlinux", "extlinux"),
+                      ("qemu-img", "qemu-utils"), ("virsh", "libvirt-clients")):
+        if shutil.which(tool, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") is None:
+            return f"{tool} missing (apt-get install {pkg})"
+    plugins = subprocess.run(["vagrant", "plugin", "list"], capture_output=True, text=True).stdout
+    if "vagrant-libvirt" not in plugins:
+        return "vagrant-libvirt plugin missing (apt-get install vagrant-libvirt)"
+    return None
+
+
+@pytest.mark.vm
+def test_build_default_box_then_cache_hit():
+    reason = _vm_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    first = box.build_box(progress=print)          # builds (~80 s) unless already cached
+    assert first.name.startswith("netns-harness/bookworm-")
+    assert first.path.is_file() and first.kernel_release
+    assert (first.name, "libvirt") in {(n, p) for n, p, _ in box.vagrant_boxes()}
+    second = box.build_box(progress=print)
+    assert second.cache_hit and second.name == first.name and second.input_hash == first.input_hash

@@ -1,0 +1,99 @@
+"""The vagrant target for real: a VM from a locally built box, destroy policies, a VM that dies.
+
+Marked ``vm``: needs vagrant, vagrant-libvirt, a running libvirt daemon and root (to build
+the box). Set HARNESS_LIBVIRT_DRIVER=qemu where KVM is missing or nested KVM hangs.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import REPO, SCENARIOS
+
+KERNEL = os.environ.get("HARNESS_TEST_BOX_KERNEL", "linux-image-cloud-amd64")
+
+pytestmark = [
+    pytest.mark.vm,
+    pytest.mark.skipif(os.geteuid() != 0, reason="building a box needs root"),
+    pytest.mark.skipif(not shutil.which("vagrant"), reason="needs vagrant (bash .ci/bootstrap.sh --vm)"),
+    pytest.mark.skipif(not shutil.which("virsh"), reason="needs libvirt (bash .ci/bootstrap.sh --vm)"),
+]
+
+
+def harness(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
+                          timeout=1200, **kwargs)
+
+
+def domains() -> list[str]:
+    out = subprocess.run(["virsh", "-c", "qemu:///system", "list", "--all", "--name"],
+                         capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def libvirt_host():
+    from harness.host_setup import prepare_libvirt_host
+
+    prepare_libvirt_host()
+    yield
+    left = [d for d in domains() if d.startswith("netns-harness")]
+    assert not left, f"a test left a VM behind: {left}"
+
+
+def test_keep_on_failure_reuse_then_destroy_always(libvirt_host, tmp_path):
+    wrong = tmp_path / "wrong-ttl.yaml"
+    wrong.write_text((SCENARIOS / "client-gateway-server.yaml").read_text().replace("ttl: 63", "ttl: 64"))
+    vm = ["--target", "vagrant", "--box-kernel", KERNEL]
+
+    failed = harness("run", str(wrong), *vm, "--destroy", "passing")
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "replies came with ttl [63], expected 64" in failed.stdout
+    assert "VM kept (--destroy passing). Log in:" in failed.stderr and "vagrant ssh" in failed.stderr
+    kept = [d for d in domains() if d.startswith("netns-harness")]
+    assert kept, "the failing run should have kept its VM"
+
+    try:
+        reused = harness("run", str(SCENARIOS / "veth-pair.yaml"), *vm, "--reuse", "--destroy", "never")
+        assert reused.returncode == 0, reused.stdout + reused.stderr
+        assert "reusing the running VM" in reused.stderr and "vagrant up" not in reused.stderr
+        assert [d for d in domains() if d.startswith("netns-harness")] == kept
+    finally:
+        gone = harness("run", str(SCENARIOS / "veth-pair.yaml"), *vm, "--reuse", "--destroy", "always")
+    assert gone.returncode == 0, gone.stdout + gone.stderr
+    assert not [d for d in domains() if d.startswith("netns-harness")]
+
+
+def test_vm_killed_mid_run_is_error_and_next_run_passes(libvirt_host, tmp_path):
+    slow = tmp_path / "slow.yaml"
+    slow.write_text("""
+name: slow
+namespaces: {a: , b: }
+veths: [{namespace: a, name: va, addresses: [10.0.0.1/24], peer: {namespace: b, name: vb, addresses: [10.0.0.2/24]}}]
+checks:
+  - ping: {from: a, to: 10.0.0.99, expect: unreachable, deadline: 60}
+""")
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(slow), "--target", "vagrant",
+                             "--box-kernel", KERNEL, "--destroy", "always"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # The facts line comes once the VM answers; the slow check starts right after it.
+    for line in proc.stderr:
+        if line.startswith("target vagrant: kernel"):
+            break
+    time.sleep(3)
+    [domain] = [d for d in domains() if d.startswith("netns-harness")]
+    start = time.monotonic()
+    subprocess.run(["virsh", "-c", "qemu:///system", "destroy", domain], check=True, capture_output=True)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 2, out + err
+    assert "ERROR slow" in out and "the VM is gone" in out
+    assert "PASS" not in out.replace("0 passed", "")
+    assert time.monotonic() - start < 45, "a dead VM should be noticed in seconds, not at the deadline"
+
+    again = harness("run", str(SCENARIOS / "veth-pair.yaml"), "--target", "vagrant", "--box-kernel", KERNEL,
+                    "--destroy", "always")
+    assert again.returncode == 0, again.stdout + again.stderr
