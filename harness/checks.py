@@ -15,7 +15,7 @@ from harness.model import Check, PathCheck, PingCheck, RouteCheck
 from harness.parsers import ParseError, PingResult, parse_ping, parse_routes
 from harness.protocol import CheckOutput
 
-PASS, FAIL, ERROR, SKIP = "PASS", "FAIL", "ERROR", "SKIP"
+PASS, FAIL, ERROR, SKIP, XFAIL, XPASS = "PASS", "FAIL", "ERROR", "SKIP", "XFAIL", "XPASS"
 
 # ping's own words when the kernel refuses to send: an expected "unreachable", not an error.
 _UNREACHABLE_WORDS = ("Network is unreachable", "No route to host", "Destination Host Unreachable",

@@ -95,3 +95,13 @@ def unmet_needs(scenario: Scenario, facts: Facts) -> list[str]:
         if tool in facts.tools and not facts.tools[tool]:
             reasons.append(f"needs the '{tool}' command, not found on the target")
     return reasons
+
+
+def expected_failure(scenario: Scenario, facts: Optional[Facts]) -> Optional[str]:
+    """The reason (with its reference) when ``scenario`` is expected to fail on this target, else None."""
+    xfail = scenario.xfail
+    if xfail is None:
+        return None
+    if xfail.kernel_below and facts is not None and _version_tuple(facts.kernel) >= _version_tuple(xfail.kernel_below):
+        return None
+    return xfail.reason + (f" ({xfail.ref})" if xfail.ref else "")

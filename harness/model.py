@@ -351,6 +351,22 @@ class Requires(Model):
         return value
 
 
+class ExpectedFailure(Model):
+    """A known bug: the scenario is expected to FAIL (XFAIL); passing is reported as XPASS.
+
+    ``kernel_below``: only on kernels older than this release (e.g. fixed in "6.5").
+    """
+
+    reason: str = Field(min_length=1)
+    ref: Optional[str] = Field(None, description="bug tracker link or commit that fixes it")
+    kernel_below: Optional[str] = None
+
+    @field_validator("kernel_below")
+    @classmethod
+    def _kernel(cls, value: Optional[str]) -> Optional[str]:
+        return Requires._kernel(value)
+
+
 class Scenario(Model):
     """A whole scenario file: topology, then ordered steps of changes and checks.
 
@@ -360,6 +376,7 @@ class Scenario(Model):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
     requires: Requires = Field(default_factory=Requires)
+    xfail: Optional[ExpectedFailure] = None
     namespaces: dict[str, Namespace] = Field(min_length=1)
     veths: list[VethPair] = Field(default_factory=list)
     vrfs: list[Vrf] = Field(default_factory=list)

@@ -61,8 +61,10 @@ def summary_line(results: Iterable[ScenarioResult]) -> str:
     """``3 passed, 1 failed, 0 errors, 1 skipped`` over scenarios."""
     results = list(results)
     count = lambda s: sum(r.status == s for r in results)  # noqa: E731
-    return (f"{count('PASS')} passed, {count('FAIL')} failed, {count('ERROR')} errors, "
+    line = (f"{count('PASS')} passed, {count('FAIL')} failed, {count('ERROR')} errors, "
             f"{count('SKIP')} skipped")
+    extra = [f"{count(s)} {s.lower()}" for s in ("XFAIL", "XPASS") if count(s)]
+    return ", ".join([line, *extra])
 
 
 def write_json(path: Path, results: list[ScenarioResult], target: dict[str, Any]) -> None:

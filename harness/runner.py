@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from harness.checks import ERROR, PASS, SKIP, Verdict, judge, status_of
-from harness.facts import Facts, unmet_needs
+from harness.checks import ERROR, FAIL, PASS, SKIP, XFAIL, XPASS, Verdict, judge, status_of
+from harness.facts import Facts, expected_failure, unmet_needs
 from harness.model import Check, Scenario
 from harness.protocol import CheckOutput, parse_run_output
 from harness.render import RenderedScenario, render
@@ -166,6 +166,11 @@ def run_scenario(
     elif executed.exit_code != 0:
         result.status = ERROR
         result.reason = f"the run script exited {executed.exit_code}: {executed.stderr.strip()[-500:]}"
+    known_bug = expected_failure(scenario, facts)
+    if known_bug and result.status in (PASS, FAIL):
+        # A declared known bug: failing is expected (XFAIL); passing is news (XPASS).
+        result.status = XFAIL if result.status == FAIL else XPASS
+        result.reason = f"expected failure: {known_bug}"
     return result
 
 

@@ -148,3 +148,18 @@ def test_clean_removes_only_harness_namespaces():
     finally:
         for name in (mine, other):
             subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
+def test_requirements_skip_and_known_bugs_xfail(target, facts, no_leftovers):
+    base = (SCENARIOS / "veth-pair.yaml").read_text()
+    newer = parse_scenario(base + "requires: {kernel: '99.0', tools: [nft]}\n")
+    result = run_scenario(newer, target, facts=facts)
+    assert result.status == "SKIP" and f"needs kernel >= 99.0, target runs {facts.kernel}" in result.reason
+
+    wrong = base.replace("ping: {from: host, to: 10.0.0.2, ttl: 64}", "ping: {from: host, to: 10.0.0.2, ttl: 1}")
+    known = "xfail: {reason: 'ttl bug', ref: 'https://bugzilla.kernel.org/1'}\n"
+    assert run_scenario(parse_scenario(wrong + known), target, facts=facts).status == "XFAIL"
+    xpass = run_scenario(parse_scenario(base + known), target, facts=facts)
+    assert xpass.status == "XPASS" and "https://bugzilla.kernel.org/1" in xpass.reason
+    fixed = "xfail: {reason: 'ttl bug', kernel_below: '1.0'}\n"
+    assert run_scenario(parse_scenario(wrong + fixed), target, facts=facts).status == "FAIL"
