@@ -16,6 +16,9 @@ from harness.loader import ScenarioError, load_scenario
 from harness.model import Scenario
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+# Outcomes that get a bug-report bundle without --report.
+BUNDLE_STATUSES = ("FAIL", "ERROR", "XPASS")
+DEFAULT_BUNDLE_DIR = "results/bundles"
 
 
 def scenario_files(paths: list[str]) -> list[Path]:
@@ -91,6 +94,7 @@ def _target_options(args) -> dict:
 
 
 def cmd_run(args) -> int:
+    from harness.bundle import write_bundle
     from harness.facts import gather_facts
     from harness.report import format_scenario, summary_line, write_json
     from harness.runner import run_scenario
@@ -106,6 +110,9 @@ def cmd_run(args) -> int:
                 result = run_scenario(scenario, target, file=file, facts=facts)
                 results.append(result)
                 print(format_scenario(result, args.verbose), flush=True)
+                if args.report or result.status in BUNDLE_STATUSES:
+                    archive = write_bundle(Path(args.bundle_dir), scenario, result, facts, target.describe())
+                    print(f"  bug-report bundle: {archive}  (replay: harness repro {archive})", flush=True)
         finally:
             failed = any(r.status in ("FAIL", "ERROR") for r in results)
             if hasattr(target, "set_outcome"):
@@ -116,6 +123,52 @@ def cmd_run(args) -> int:
     if any(r.status == "ERROR" for r in results):
         return EXIT_ERROR
     return EXIT_FAILED if any(r.status == "FAIL" for r in results) else EXIT_OK
+
+
+def cmd_repro(args) -> int:
+    import json
+    import tempfile
+
+    from harness.bundle import open_bundle
+    from harness.facts import gather_facts
+    from harness.runner import run_scenario
+    from harness.targets import get_target
+
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            root = open_bundle(Path(args.bundle), Path(scratch))
+        except ValueError as exc:
+            print(f"harness: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+        scenario = load_scenario(root / "scenario.yaml")
+        before = json.loads((root / "results.json").read_text())
+        recorded = json.loads((root / "target.json").read_text())
+        options = _target_options(args)
+        spec = args.target
+        if spec is None:
+            # Same kind of target as the bundle's: the same box in a fresh VM, or this machine.
+            spec = "vagrant" if recorded.get("target") == "vagrant" else "local"
+            if spec == "vagrant" and not options.get("box_kernel"):
+                options.setdefault("box", recorded.get("box"))
+        print(f"replaying {scenario.name} (bundle: {before['status']} on kernel {recorded.get('kernel')}) "
+              f"on target {spec}", file=sys.stderr)
+        with get_target(spec, **options) as target:
+            facts = gather_facts(target)
+            result = run_scenario(scenario, target, file=root / "scenario.yaml", facts=facts)
+            if hasattr(target, "set_outcome"):
+                target.set_outcome(passed=result.status not in ("FAIL", "ERROR"))
+    was = {c["id"]: c["status"] for c in before["checks"]}
+    now = {c.id: c.status for c in result.checks}
+    print(f"{'check':<48} {'bundle':<6} now (kernel {facts.kernel})")
+    for check in result.checks:
+        mark = "" if was.get(check.id) == check.status else "   <- differs"
+        print(f"{check.name[:48]:<48} {was.get(check.id, '-'):<6} {check.status}{mark}")
+        if check.status != "PASS":
+            print(f"{'':<48} expected {json.dumps(check.expected, sort_keys=True)}")
+            print(f"{'':<48} observed {json.dumps(check.observed, sort_keys=True)}")
+    same = was == now and before["status"] == result.status
+    print(("REPRODUCED" if same else "NOT REPRODUCED") + f": bundle {before['status']}, now {result.status}")
+    return EXIT_OK if same else EXIT_FAILED
 
 
 def cmd_clean(args) -> int:
@@ -184,7 +237,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target_args(p)
     p.add_argument("--json", metavar="FILE", help="write per-scenario and per-check results as JSON")
     p.add_argument("-v", "--verbose", action="store_true", help="show expected/observed for passing checks too")
+    p.add_argument("--report", action="store_true",
+                   help="write a bug-report bundle for every scenario (failing ones always get one)")
+    p.add_argument("--bundle-dir", default=DEFAULT_BUNDLE_DIR, help="where bundles go (default %(default)s)")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("repro", help="re-run a bug-report bundle and say whether the verdicts match")
+    p.add_argument("bundle", help="bundle directory or .tar.gz")
+    _add_target_args(p)
+    p.set_defaults(func=cmd_repro, target=None)
 
     p = sub.add_parser("clean", help="remove namespaces that killed runs left (only the harness's own)")
     _add_target_args(p)

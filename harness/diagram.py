@@ -1,7 +1,7 @@
 """A scenario's topology as a Mermaid flowchart (bug trackers render it).
 
 Namespaces are boxes listing their interfaces and addresses; veth pairs are edges;
-routes set up before the first step are listed under their namespace.
+routes are listed under their namespace (those added by a step say which).
 """
 
 from __future__ import annotations
@@ -40,12 +40,15 @@ def mermaid(scenario: Scenario) -> str:
             lines.append(f'    {_id(ns + "_" + br.name)}[["{_label("bridge " + br.name + addrs)}"]]')
             for port in br.interfaces:
                 lines.append(f'    {_id(ns + "_" + port)} --- {_id(ns + "_" + br.name)}')
-        routes = [r for r in scenario.routes if r.namespace == ns]
+        routes = [(r, "") for r in scenario.routes if r.namespace == ns]
+        routes += [(r, f" (step {i + 1})") for i, step in enumerate(scenario.steps) for r in step.routes
+                   if r.namespace == ns]
         if routes:
             text = "<br/>".join(
-                " ".join(filter(None, [r.dst, r.via and f"via {r.via}", r.dev and f"dev {r.dev}",
-                                       r.table and f"table {r.table}", r.vrf and f"vrf {r.vrf}"]))
-                for r in routes
+                " ".join(filter(None, [r.type if r.type != "unicast" else "", r.dst, r.via and f"via {r.via}",
+                                       r.dev and f"dev {r.dev}", r.table and f"table {r.table}",
+                                       r.vrf and f"vrf {r.vrf}"])) + when
+                for r, when in routes
             )
             lines.append(f'    {_id(ns + "_routes")}("{_label("routes:<br/>" + text)}")')
         lines.append("  end")

@@ -10,7 +10,8 @@ The script prints, for each check, a block between marker lines::
     @@netns-harness:RUNID end ID
 
 plus ``setup begin``, ``step N begin`` and ``done`` lines, so a run that died part-way
-tells how far it got. The run id in the marker keeps tool output from faking a marker.
+tells how far it got, and named sections (``section NAME`` ... ``end-section``) such as
+each namespace's state after a step (``state/STEP/NAMESPACE``) and the kernel log. The run id in the marker keeps tool output from faking a marker.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class RunOutput:
     setup_started: bool = False
     steps_started: list[int] = field(default_factory=list)
     done: bool = False
+    sections: dict[str, str] = field(default_factory=dict)
     stray: list[str] = field(default_factory=list)
 
     @property
@@ -56,16 +58,24 @@ def parse_run_output(stdout: str, marker: str) -> RunOutput:
     head = re.compile(re.escape(marker) + r" (\S+)(?: (.*))?$")
     out = RunOutput()
     block: Optional[dict] = None
+    section: Optional[tuple[str, list[str]]] = None
     for line in stdout.splitlines():
         m = head.match(line)
         if not m:
-            if block is not None:
+            if section is not None:
+                section[1].append(line)
+            elif block is not None:
                 block[block["into"]].append(line)
             elif line.strip():
                 out.stray.append(line)
             continue
         word, rest = m.group(1), m.group(2) or ""
-        if word == "check":
+        if word == "section":
+            section = (rest, [])
+        elif word == "end-section" and section is not None:
+            out.sections[section[0]] = _join(section[1])
+            section = None
+        elif word == "check":
             cm = re.match(r"(\S+) rc=(\d+) start=([\d.]+) end=([\d.]+)$", rest)
             block = None
             if cm:

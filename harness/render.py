@@ -65,6 +65,7 @@ def _environment(path: str) -> jinja2.Environment:
     )
     env.filters["family"] = _family
     env.filters["ceil"] = lambda x: math.ceil(x)
+    env.filters["combine"] = lambda a, b: {**a, **b}
     return env
 
 
@@ -155,9 +156,7 @@ def render(scenario: Scenario, run_id: Union[str, None] = None) -> RenderedScena
     prefix = f"nh{run_id}-"
     namespaces = {name: prefix + name for name in scenario.namespaces}
     ends = [end for pair in scenario.veths for end in (pair, pair.peer)]
-    addresses = [AddressSpec(e.namespace, e.name, a) for e in ends for a in e.addresses]
-    addresses += [AddressSpec(b.namespace, b.name, a) for b in scenario.bridges for a in b.addresses]
-    addresses += [AddressSpec(a.namespace, a.dev, a.address) for a in scenario.addresses]
+    addresses = _addresses(scenario, ends)
     plan = plan_steps(scenario)
     marker = ShellSafe(f"{MARKER_WORD}:{run_id}")
     context = dict(
@@ -183,6 +182,28 @@ def render(scenario: Scenario, run_id: Union[str, None] = None) -> RenderedScena
         teardown=env.get_template("teardown.sh.j2").render(context),
         run=env.get_template("run.sh.j2").render(context),
     )
+
+
+def render_repro(scenario: Scenario, check_names: dict[str, str]) -> str:
+    """A standalone ``repro.sh``: set-up, every check judged in bash with expected/observed, tear-down.
+
+    Namespaces get a random prefix when the script runs (``$H_PREFIX``), so it runs
+    anywhere, any number of times. ``check_names`` maps check ids to display names.
+    """
+    # The prefix is chosen at run time: names become "${H_PREFIX}client" (names are [A-Za-z0-9_-]).
+    namespaces = {name: ShellSafe(f'"${{H_PREFIX}}{name}"') for name in scenario.namespaces}
+    ends = [end for pair in scenario.veths for end in (pair, pair.peer)]
+    return environment().get_template("repro.sh.j2").render(
+        scenario=scenario, ns=namespaces, ends=ends, addresses=_addresses(scenario, ends),
+        plan=plan_steps(scenario), names=check_names, version=__version__,
+    )
+
+
+def _addresses(scenario: Scenario, ends: list) -> list[AddressSpec]:
+    addresses = [AddressSpec(e.namespace, e.name, a) for e in ends for a in e.addresses]
+    addresses += [AddressSpec(b.namespace, b.name, a) for b in scenario.bridges for a in b.addresses]
+    addresses += [AddressSpec(a.namespace, a.dev, a.address) for a in scenario.addresses]
+    return addresses
 
 
 def render_clean(only_run_id: Union[str, None] = None) -> str:

@@ -48,6 +48,9 @@ def format_scenario(result: ScenarioResult, verbose: bool = False) -> str:
     if result.reason:
         head += f": {result.reason}"
     lines = [head]
+    if result.kernel_warnings:
+        lines.append("  kernel log during the run reports trouble:")
+        lines += [f"    ! {line}" for line in result.kernel_warnings]
     step = None
     for check in result.checks:
         if check.step != step:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any, Optional, Union
 from harness.checks import ERROR, FAIL, PASS, SKIP, XFAIL, XPASS, Verdict, judge, status_of
 from harness.facts import Facts, expected_failure, unmet_needs
 from harness.model import Check, Scenario
-from harness.protocol import CheckOutput, parse_run_output
+from harness.protocol import CheckOutput, RunOutput, parse_run_output
 from harness.render import RenderedScenario, render
 from harness.targets.base import ExecResult, Target, TargetError
 
@@ -50,9 +51,15 @@ class ScenarioResult:
     checks: list[CheckResult] = field(default_factory=list)
     script_exit_code: Optional[int] = None
     script_stderr: str = ""
+    state: dict[str, str] = field(default_factory=dict)
+    kernel_log: str = ""
+    kernel_warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Everything but the namespace state dumps (large; bundles keep them as files)."""
+        data = asdict(self)
+        data.pop("state")
+        return data
 
     @property
     def failed_checks(self) -> list[CheckResult]:
@@ -93,9 +100,21 @@ def script_timeout(scenario: Scenario) -> float:
     return total
 
 
+# Kernel log lines worth a human's eye even when every check passed.
+KERNEL_TROUBLE = re.compile(r"WARNING:|BUG:|Oops|general protection fault|Call Trace:|kernel panic|RIP:")
+
+
+def kernel_warnings(kernel_log: str) -> list[str]:
+    """Lines of a ``dmesg`` excerpt that report a kernel WARN, BUG, oops or panic."""
+    return [line for line in kernel_log.splitlines() if KERNEL_TROUBLE.search(line)]
+
+
 def judge_run(rendered: RenderedScenario, result: ExecResult) -> list[CheckResult]:
     """Judge every planned check from the script's output; checks that never ran are ERROR."""
-    output = parse_run_output(result.stdout, rendered.marker)
+    return judge_output(rendered, result, parse_run_output(result.stdout, rendered.marker))
+
+
+def judge_output(rendered: RenderedScenario, result: ExecResult, output: RunOutput) -> list[CheckResult]:
     results = []
     for planned in rendered.plan:
         for check_id, check in planned.checks:
@@ -159,7 +178,11 @@ def run_scenario(
     finally:
         result.duration_s = round(time.monotonic() - start, 3)
     result.script_exit_code, result.script_stderr = executed.exit_code, executed.stderr
-    result.checks = judge_run(rendered, executed)
+    output = parse_run_output(executed.stdout, rendered.marker)
+    result.checks = judge_output(rendered, executed, output)
+    result.state = {name[6:]: text for name, text in output.sections.items() if name.startswith("state/")}
+    result.kernel_log = output.sections.get("kernel-log", "")
+    result.kernel_warnings = kernel_warnings(result.kernel_log)
     result.status = status_of([c.status for c in result.checks])
     if result.status == ERROR:
         result.reason = next(c.reason for c in result.checks if c.status == ERROR)
