@@ -97,3 +97,20 @@ checks:
     again = harness("run", str(SCENARIOS / "veth-pair.yaml"), "--target", "vagrant", "--box-kernel", KERNEL,
                     "--destroy", "always")
     assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_bundle_from_a_vm_replays_in_a_fresh_vm(libvirt_host, tmp_path):
+    wrong = tmp_path / "wrong-ttl.yaml"
+    wrong.write_text((SCENARIOS / "client-gateway-server.yaml").read_text().replace("ttl: 63", "ttl: 64"))
+    run = harness("run", str(wrong), "--target", "vagrant", "--box-kernel", KERNEL, "--destroy", "always",
+                  "--bundle-dir", str(tmp_path / "bundles"))
+    assert run.returncode == 1, run.stdout + run.stderr
+    [archive] = (tmp_path / "bundles").glob("*.tar.gz")
+    report = next((tmp_path / "bundles").glob("*/REPORT.md")).read_text()
+    assert "box `netns-harness/bookworm-" in report and "(libvirt)" in report
+    assert '"ttl": [63]' in report
+
+    replay = harness("repro", str(archive), "--destroy", "always")
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    assert "on target vagrant" in replay.stderr and "vagrant up" in replay.stderr
+    assert "REPRODUCED: bundle FAIL, now FAIL" in replay.stdout
