@@ -33,20 +33,11 @@ def plain_script(scenario) -> str:
     """The scenario's commands as a plain bash script: what a person would write by hand."""
     rendered = render(scenario)
     env = environment()
-    check_template = env.get_template("check.sh.j2")
-    route_template = env.get_template("route.sh.j2")
     lines = ["set -e", rendered.setup]
     for planned in rendered.plan:
-        step = planned.step
-        for ns, settings in step.sysctls.items():
-            for key, value in settings.items():
-                lines.append(f"ip netns exec {rendered.namespaces[ns]} sysctl -qw {key}={value}")
-        for link in step.links:
-            lines.append(f"ip -n {rendered.namespaces[link.namespace]} link set {link.name} {'up' if link.up else 'down'}")
-        for route in step.routes:
-            lines.append(route_template.render(ns=rendered.namespaces, route=route).strip())
+        lines.append(env.get_template("step.sh.j2").render(ns=rendered.namespaces, step=planned.step))
         for _, check in planned.checks:
-            lines.append(check_template.render(ns=rendered.namespaces, check=check).strip() + " || true")
+            lines.append(env.get_template("check.sh.j2").render(ns=rendered.namespaces, check=check).strip() + " || true")
     lines.append(rendered.teardown)
     return "\n".join(lines) + "\n"
 
