@@ -37,12 +37,18 @@ def domains() -> list[str]:
 
 @pytest.fixture(scope="module")
 def libvirt_host():
+    """Prepare libvirt; yield the domain name prefix of the test box; check no VM is left."""
     from harness.host_setup import prepare_libvirt_host
 
+    from harness.box import build_box
+    from harness.targets.vagrant import box_slug
+
     prepare_libvirt_host()
-    yield
-    left = [d for d in domains() if d.startswith("netns-harness")]
-    assert not left, f"a test left a VM behind: {left}"
+    before = set(domains())
+    # The libvirt domain name prefix of KERNEL's box (building it is a cache hit once built).
+    yield box_slug(build_box(kernel_package=KERNEL).name) + "_"
+    left = set(domains()) - before
+    assert not left, f"a test left a VM behind: {sorted(left)}"
 
 
 def test_keep_on_failure_reuse_then_destroy_always(libvirt_host, tmp_path):
@@ -54,18 +60,18 @@ def test_keep_on_failure_reuse_then_destroy_always(libvirt_host, tmp_path):
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert "replies came with ttl [63], expected 64" in failed.stdout
     assert "VM kept (--destroy passing). Log in:" in failed.stderr and "vagrant ssh" in failed.stderr
-    kept = [d for d in domains() if d.startswith("netns-harness")]
+    kept = [d for d in domains() if d.startswith(libvirt_host)]
     assert kept, "the failing run should have kept its VM"
 
     try:
         reused = harness("run", str(SCENARIOS / "veth-pair.yaml"), *vm, "--reuse", "--destroy", "never")
         assert reused.returncode == 0, reused.stdout + reused.stderr
         assert "reusing the running VM" in reused.stderr and "vagrant up" not in reused.stderr
-        assert [d for d in domains() if d.startswith("netns-harness")] == kept
+        assert [d for d in domains() if d.startswith(libvirt_host)] == kept
     finally:
         gone = harness("run", str(SCENARIOS / "veth-pair.yaml"), *vm, "--reuse", "--destroy", "always")
     assert gone.returncode == 0, gone.stdout + gone.stderr
-    assert not [d for d in domains() if d.startswith("netns-harness")]
+    assert not [d for d in domains() if d in kept]
 
 
 def test_vm_killed_mid_run_is_error_and_next_run_passes(libvirt_host, tmp_path):
@@ -85,7 +91,7 @@ checks:
         if line.startswith("target vagrant: kernel"):
             break
     time.sleep(3)
-    [domain] = [d for d in domains() if d.startswith("netns-harness")]
+    [domain] = [d for d in domains() if d.startswith(libvirt_host)]
     start = time.monotonic()
     subprocess.run(["virsh", "-c", "qemu:///system", "destroy", domain], check=True, capture_output=True)
     out, err = proc.communicate(timeout=300)
