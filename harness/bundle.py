@@ -9,7 +9,8 @@ A bundle is a directory (and the same as one ``.tar.gz``)::
       scripts/run.sh ...   the rendered scripts (run, setup, teardown)
       results.json         per check: command, exit code, stdout, stderr, duration, parsed output, verdict
       target.json          box, provider, uname, kernel features, iproute2/ping, harness version
-      state/step-N/NS.txt  each namespace after step N, before tear-down
+      state/step-N/NS.txt  each namespace after step N, before tear-down (steps whose checks
+                           looked off, every step with --report; at-exit/ when the run stopped)
       kernel.log           kernel log lines of the run (WARN/BUG/oops lines also in REPORT.md)
 
 Nothing from the user's machine goes in beyond what the target reports: no environment,
@@ -118,7 +119,14 @@ def report_markdown(scenario: Scenario, result: ScenarioResult, target: dict[str
         lines += ["WARN/BUG/oops lines during the run:", "", "```", *result.kernel_warnings, "```"]
     else:
         lines.append(f"No WARN/BUG/oops lines during the run ({len(result.kernel_log.splitlines())} lines in `kernel.log`).")
-    lines += ["", "Namespace state after each step, before tear-down: `state/`. All outputs: `results.json`.", ""]
+    steps = sorted({key.partition("/")[0] for key in result.state})
+    if steps:
+        lines += ["", "Namespace state before tear-down (`state/`): after step "
+                  + ", ".join(str(int(s) + 1) if s.isdigit() else s for s in steps) + "."]
+    else:
+        lines += ["", "No namespace state was kept (no check looked off in the run script's screen); "
+                  "`harness run --report` keeps it after every step."]
+    lines += ["All outputs: `results.json`.", ""]
     return "\n".join(lines)
 
 
@@ -163,7 +171,8 @@ def write_bundle(
     prefix = f"nh{result.run_id}-"
     for key, text in result.state.items():
         step, _, namespace = key.partition("/")
-        path = root / "state" / f"step-{int(step) + 1}" / f"{namespace.removeprefix(prefix)}.txt"
+        folder = f"step-{int(step) + 1}" if step.isdigit() else step
+        path = root / "state" / folder / f"{namespace.removeprefix(prefix)}.txt"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     (root / "kernel.log").write_text(result.kernel_log)

@@ -107,7 +107,7 @@ def cmd_run(args) -> int:
         print(f"target {target.name}: kernel {facts.kernel}, {facts.iproute2}, {facts.ping}", file=sys.stderr)
         try:
             for file, scenario in loaded:
-                result = run_scenario(scenario, target, file=file, facts=facts)
+                result = run_scenario(scenario, target, file=file, facts=facts, capture_state=args.report)
                 results.append(result)
                 print(format_scenario(result, args.verbose), flush=True)
                 if args.report or result.status in BUNDLE_STATUSES:

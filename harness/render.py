@@ -145,8 +145,11 @@ def plan_steps(scenario: Scenario) -> list[PlannedStep]:
     ]
 
 
-def render(scenario: Scenario, run_id: Union[str, None] = None) -> RenderedScenario:
+def render(scenario: Scenario, run_id: Union[str, None] = None, capture_state: bool = False) -> RenderedScenario:
     """Render ``scenario`` for one run; ``run_id`` defaults to a fresh ``new_run_id()``.
+
+    The run script keeps each namespace's state after a step whose checks look off (exit
+    code or TTL), and when it stops on an error; ``capture_state`` keeps it after every step.
 
     Raises ``jinja2.TemplateError`` when a template is broken (a harness bug, not bad input).
     """
@@ -169,6 +172,7 @@ def render(scenario: Scenario, run_id: Union[str, None] = None) -> RenderedScena
         prefix=prefix,
         marker=marker,
         version=__version__,
+        capture_state=capture_state,
     )
     env = environment()
     return RenderedScenario(

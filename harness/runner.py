@@ -151,11 +151,13 @@ def run_scenario(
     file: Union[str, Path] = "",
     facts: Optional[Facts] = None,
     run_id: Optional[str] = None,
+    capture_state: bool = False,
 ) -> ScenarioResult:
     """Run one validated scenario on ``target`` and judge it.
 
     SKIP when ``facts`` show an unmet need; ERROR (never PASS) when the target fails
-    part-way. A ``KeyboardInterrupt`` propagates after the run's namespaces are removed.
+    part-way. ``capture_state`` keeps every namespace's state after every step (for a
+    bundle); without it only steps whose checks look off keep theirs. A ``KeyboardInterrupt`` propagates after the run's namespaces are removed.
     """
     result = ScenarioResult(name=scenario.name, file=str(file), status=PASS)
     if facts is not None:
@@ -163,7 +165,7 @@ def run_scenario(
         if reasons:
             result.status, result.reason = SKIP, "; ".join(reasons)
             return result
-    rendered = render(scenario, run_id)
+    rendered = render(scenario, run_id, capture_state=capture_state)
     result.run_id = rendered.run_id
     start = time.monotonic()
     try:

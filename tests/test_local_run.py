@@ -58,6 +58,9 @@ def test_ttl_63_through_the_gateway_is_observed(target, facts, no_leftovers):
     result = run_scenario(load_scenario(path), target, facts=facts)
     [hop] = [c for c in result.checks if c.name == "client reaches server through one hop"]
     assert hop.status == "PASS" and hop.observed["ttl"] == [63] and hop.observed["received"] == 5
+    assert result.state == {}  # nothing looked off: no state dumps (they cost time in a VM)
+    captured = run_scenario(load_scenario(path), target, facts=facts, capture_state=True)
+    assert sorted(key.split("/")[0] for key in captured.state) == ["0"] * 3 + ["1"] * 3 + ["2"] * 3
     assert "-I 10.0.100.1 192.168.100.1" in hop.command
 
 
@@ -83,6 +86,9 @@ checks: [{ping: {from: a, to: 10.9.0.1}}]
     assert result.status == "ERROR"
     assert "not run: the script stopped in set-up" in result.checks[0].reason
     assert "route add" in result.script_stderr
+    # The state at the moment it stopped is kept for the bug report.
+    [(key, state)] = result.state.items()
+    assert key == f"at-exit/nh{result.run_id}-a" and "v0@v1" in state
 
 
 def test_cli_run_writes_json_and_exit_codes(tmp_path, no_leftovers):

@@ -1,0 +1,304 @@
+"""The kernel matrix: kernel ids, the report's cells, notes and facts rows, and the pytest
+plugin's ``--kernels`` run (with fake VMs on this machine, and one ``vm`` test for real)."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import REPO, SCENARIOS, harness_namespaces, needs_root
+from harness.facts import Facts
+from harness.kernels import KERNELS, kernel_id, parse_kernels, resolve_kernel
+from harness.matrix import KernelRun, build_matrix, reason_of, render_markdown, render_text, result_from_dict
+from harness.runner import CheckResult, ScenarioResult
+
+# -- kernel ids ----------------------------------------------------------------------------
+
+
+def test_kernel_ids_map_to_packages_and_back():
+    assert resolve_kernel("kernel-6.1") == ("kernel-6.1", "linux-image-cloud-amd64")
+    assert resolve_kernel("kernel-6.12") == ("kernel-6.12", "linux-image-cloud-amd64/bookworm-backports")
+    assert resolve_kernel(" linux-image-cloud-amd64/bookworm-backports ") == \
+        ("kernel-6.12", "linux-image-cloud-amd64/bookworm-backports")
+    assert kernel_id("linux-image-cloud-amd64") == "kernel-6.1"
+    # A package not in the mapping: its id is made from its name.
+    assert resolve_kernel("linux-image-6.1.0-28-cloud-amd64") == \
+        ("linux-image-6.1.0-28-cloud-amd64", "linux-image-6.1.0-28-cloud-amd64")
+    assert kernel_id("linux-image-amd64/trixie") == "linux-image-amd64-trixie"
+
+
+def test_parse_kernels_keeps_order_and_drops_duplicates():
+    assert parse_kernels("kernel-6.12,kernel-6.1") == [("kernel-6.12", KERNELS["kernel-6.12"]),
+                                                       ("kernel-6.1", KERNELS["kernel-6.1"])]
+    assert parse_kernels("kernel-6.1,linux-image-cloud-amd64,") == [("kernel-6.1", KERNELS["kernel-6.1"])]
+
+
+@pytest.mark.parametrize("text, words", [("kernel-5.10", "unknown kernel id 'kernel-5.10'"),
+                                         (",", "at least one kernel"), ("", "at least one kernel")])
+def test_parse_kernels_rejects_bad_input(text, words):
+    with pytest.raises(ValueError, match=re.escape(words)):
+        parse_kernels(text)
+
+
+# -- rendering -----------------------------------------------------------------------------
+
+def _check(status, name="ping a -> b", reason=""):
+    return CheckResult(id="c1", name=name, kind="ping", step="checks", status=status, reason=reason,
+                       expected={}, observed={})
+
+
+def _facts(release, vrf=True):
+    return Facts(kernel=release, iproute2="ip utility, iproute2-6.1.0", ping="ping from iputils 20221126",
+                 features={"netns": True, "veth": True, "vrf": vrf}, tools={"nft": True})
+
+
+@pytest.fixture
+def runs():
+    old = KernelRun(
+        id="kernel-6.1", package="linux-image-cloud-amd64", facts=_facts("6.1.0-50-cloud-amd64", vrf=False),
+        target={"box": "netns-harness/bookworm-6.1"}, details="kernel-6.1.json",
+        needs={"veth-pair": (["netns", "veth"], ["ip", "ping", "sysctl"]),
+               "vrf": (["netns", "veth", "vrf"], ["ip", "ping", "sysctl"]),
+               "firewall": (["netns", "nftables"], ["ip", "nft", "ping", "sysctl"])},
+        results=[
+            ScenarioResult("veth-pair", "scenarios/veth-pair.yaml", "PASS", checks=[_check("PASS")]),
+            ScenarioResult("vrf", "scenarios/vrf.yaml", "SKIP",
+                           reason="needs kernel support for vrf, which the target lacks"),
+            ScenarioResult("firewall", "f.yaml", "FAIL", checks=[
+                _check("PASS"), _check("FAIL", "ping a -> c unreachable", "3/3 replies | expected none")]),
+        ])
+    new = KernelRun(
+        id="kernel-6.12", package="linux-image-cloud-amd64/bookworm-backports", facts=_facts("6.12.48+deb12-cloud-amd64"),
+        target={"box": "netns-harness/bookworm-6.12"}, details="kernel-6.12.json",
+        needs={"veth-pair": (["netns", "veth"], []), "vrf": (["netns", "veth", "vrf"], [])},
+        results=[
+            ScenarioResult("veth-pair", "scenarios/veth-pair.yaml", "ERROR", reason="the VM is gone"),
+            ScenarioResult("vrf", "scenarios/vrf.yaml", "XFAIL", reason="expected failure: bug 1 (ref)"),
+        ])
+    return [old, new]
+
+
+def test_cells_and_numbered_notes(runs):
+    m = build_matrix(runs)
+    assert m.kernels == ["kernel-6.1", "kernel-6.12"]
+    assert m.scenarios == ["firewall", "veth-pair", "vrf"]
+    status = {key: (cell.status, cell.note) for key, cell in m.cells.items()}
+    assert status == {
+        ("firewall", "kernel-6.1"): ("FAIL", 1), ("firewall", "kernel-6.12"): ("-", None),
+        ("veth-pair", "kernel-6.1"): ("PASS", None), ("veth-pair", "kernel-6.12"): ("ERROR", 2),
+        ("vrf", "kernel-6.1"): ("SKIP", 3), ("vrf", "kernel-6.12"): ("XFAIL", 4),
+    }
+    assert [(n.number, n.scenario, n.kernel, n.status) for n in m.notes] == [
+        (1, "firewall", "kernel-6.1", "FAIL"), (2, "veth-pair", "kernel-6.12", "ERROR"),
+        (3, "vrf", "kernel-6.1", "SKIP"), (4, "vrf", "kernel-6.12", "XFAIL")]
+    assert m.notes[2].text == "needs kernel support for vrf, which the target lacks"
+
+
+def test_a_fail_note_names_the_failed_checks():
+    result = ScenarioResult("s", "s.yaml", "FAIL",
+                            checks=[_check("FAIL", f"check {i}", f"why {i}") for i in range(5)] + [_check("PASS")])
+    assert reason_of(result) == "failed checks: check 0: why 0; check 1: why 1; check 2: why 2; and 2 more"
+
+
+def test_facts_rows_cover_the_features_and_tools_asked_for(runs):
+    rows = dict(build_matrix(runs).facts)
+    assert rows["kernel release"] == ["6.1.0-50-cloud-amd64", "6.12.48+deb12-cloud-amd64"]
+    assert rows["box"] == ["netns-harness/bookworm-6.1", "netns-harness/bookworm-6.12"]
+    assert rows["iproute2"] == ["ip utility, iproute2-6.1.0"] * 2
+    assert rows["ping"] == ["ping from iputils 20221126"] * 2
+    assert rows["feature vrf"] == ["no", "yes"]
+    assert rows["feature nftables"] == ["?", "?"]  # asked for, never probed in these facts
+    assert rows["tool nft"] == ["yes", "yes"]      # base tools (ip, ping, sysctl) get no row
+    assert "tool ip" not in rows
+    assert rows["summary"][0] == "1 passed, 1 failed, 0 errors, 1 skipped"
+    assert [label for label, _ in build_matrix(runs).facts][:5] == ["package", "box", "kernel release", "iproute2", "ping"]
+
+
+def test_render_text(runs):
+    text = render_text(runs)
+    lines = text.splitlines()
+    assert re.match(r"scenario +kernel-6\.1 +kernel-6\.12$", lines[0])
+    assert re.match(r"vrf +SKIP \[3\] +XFAIL \[4\]$", lines[4])
+    assert re.match(r"firewall +FAIL \[1\] +-$", lines[2])
+    assert "[3] vrf on kernel-6.1: SKIP: needs kernel support for vrf, which the target lacks" in lines
+    assert "[1] firewall on kernel-6.1: FAIL: failed checks: ping a -> c unreachable: 3/3 replies | expected none" in lines
+    assert re.search(r"^feature vrf +no +yes$", text, re.M)
+    assert text.endswith("details: kernel-6.1: kernel-6.1.json, kernel-6.12: kernel-6.12.json")
+
+
+def test_render_markdown_links_cells_and_footnotes(runs):
+    md = render_markdown(runs, command="pytest scenarios --kernels kernel-6.1,kernel-6.12")
+    assert "| scenario | kernel-6.1 | kernel-6.12 |\n| --- | --- | --- |" in md
+    assert "| vrf | [SKIP](kernel-6.1.json)[^3] | [XFAIL](kernel-6.12.json)[^4] |" in md
+    assert "| firewall | [FAIL](kernel-6.1.json)[^1] | - |" in md
+    assert "| veth-pair | [PASS](kernel-6.1.json) | [ERROR](kernel-6.12.json)[^2] |" in md
+    assert "[^3]: vrf on kernel-6.1: SKIP: needs kernel support for vrf, which the target lacks" in md
+    # A pipe in a reason must not break the table row or the footnote.
+    assert "3/3 replies \\| expected none" in md
+    assert "| kernel release | 6.1.0-50-cloud-amd64 | 6.12.48+deb12-cloud-amd64 |" in md
+    assert "| feature vrf | no | yes |" in md
+    assert "`pytest scenarios --kernels kernel-6.1,kernel-6.12`" in md
+
+
+def test_a_kernel_that_never_came_up():
+    run = KernelRun(id="kernel-6.12", package="p", error="worker gw1 went down without results")
+    text = render_text([run])
+    assert "(no scenario ran)" in text and "[1] kernel-6.12: ERROR: worker gw1 went down" in text
+    assert re.search(r"^kernel release +\?$", text, re.M)
+    assert "| (no scenario ran) | |" in render_markdown([run])
+
+
+def test_result_round_trips_through_a_dict(runs):
+    result = runs[0].results[2]
+    again = result_from_dict({**result.to_dict(), "field_from_a_newer_harness": 1})
+    assert again.status == "FAIL" and again.checks[1].reason == result.checks[1].reason
+    assert reason_of(again) == reason_of(result)
+
+
+# -- the plugin with fake VMs on this machine ---------------------------------------------
+
+# A stand-in for VagrantTarget: runs on this machine, claims the kernel its package names,
+# and logs set_outcome/close so the test can see each "VM" closed once with the right outcome.
+FAKE_VM = '''
+import dataclasses, os, re
+import harness.targets.vagrant as vagrant
+from harness.targets.local import LocalTarget
+
+RELEASES = {"fake-old": "6.1.0-99-fake", "fake-new": "6.12.99-fake"}
+
+class FakeVM(LocalTarget):
+    def __init__(self, box_kernel=None, destroy=None, reuse=None, progress=None, **_):
+        super().__init__()
+        self.kernel_package, self.passed = box_kernel, None
+        progress(f"fake vagrant up {box_kernel} pid {os.getpid()}")
+
+    def run(self, script, *, timeout):
+        result = super().run(script, timeout=timeout)
+        stdout = re.sub(r"^kernel=.*$", "kernel=" + RELEASES[self.kernel_package], result.stdout, flags=re.M)
+        return dataclasses.replace(result, stdout=stdout)
+
+    def describe(self):
+        return {"target": "vagrant", "box": "fake/" + self.kernel_package}
+
+    def set_outcome(self, passed):
+        self.passed = passed
+
+    def close(self):
+        with open(os.environ["FAKE_VM_LOG"], "a") as log:
+            log.write(f"{self.kernel_package} {os.getpid()} passed={self.passed}\\n")
+
+def pytest_configure(config):
+    vagrant.VagrantTarget = FakeVM
+'''
+
+
+@pytest.fixture
+def fake_matrix(tmp_path):
+    (tmp_path / "fakevm.py").write_text(FAKE_VM)
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    for name in ("veth-pair", "multipath-hash-seed"):
+        shutil.copy(SCENARIOS / f"{name}.yaml", scenarios)
+    (scenarios / "wrong-ttl.yaml").write_text(
+        (SCENARIOS / "veth-pair.yaml").read_text().replace("name: veth-pair", "name: wrong-ttl")
+        .replace("{from: host, to: 10.0.0.2, ttl: 64}", "{from: host, to: 10.0.0.2, ttl: 63}"))
+    log = tmp_path / "vm.log"
+
+    def run(*args):
+        env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{REPO}", "FAKE_VM_LOG": str(log)}
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "fakevm", "-p", "no:cacheprovider", str(scenarios),
+             "--kernels", "fake-old,fake-new", "--matrix-report", str(tmp_path / "out" / "matrix.md"), *args],
+            capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+        closes = sorted(log.read_text().splitlines()) if log.exists() else []
+        return proc, closes
+
+    return tmp_path, run
+
+
+@needs_root
+@pytest.mark.parametrize("xdist", [[], ["-n", "2", "--dist", "loadgroup"], ["-n", "2"]],
+                         ids=["serial", "loadgroup", "n-implies-loadgroup"])
+def test_plugin_matrix_with_fake_vms(fake_matrix, xdist):
+    tmp_path, run = fake_matrix
+    proc, closes = run("-v", *xdist)
+    out = proc.stdout
+    assert proc.returncode == 1, out + proc.stderr  # wrong-ttl fails on both kernels
+    for item in ("veth-pair[fake-old]", "veth-pair[fake-new]", "multipath-hash-seed[fake-old]"):
+        assert item in out
+    assert re.search(r"^multipath-hash-seed +SKIP \[1\] +PASS$", out, re.M), out
+    assert re.search(r"^veth-pair +PASS +PASS$", out, re.M), out
+    assert re.search(r"^wrong-ttl +FAIL \[2\] +FAIL \[3\]$", out, re.M), out
+    assert "[1] multipath-hash-seed on fake-old: SKIP: needs kernel >= 6.11, target runs 6.1.0-99-fake" in out
+    assert re.search(r"^kernel release +6\.1\.0-99-fake +6\.12\.99-fake$", out, re.M), out
+    assert "details: fake-old: out/fake-old.json, fake-new: out/fake-new.json" in out
+    # Each kernel's "VM" was closed once, as failed (wrong-ttl); under xdist by different workers.
+    assert [line.split()[0] + " " + line.split()[2] for line in closes] == \
+        ["fake-new passed=False", "fake-old passed=False"]
+    if xdist:
+        assert closes[0].split()[1] != closes[1].split()[1], closes
+    md = (tmp_path / "out" / "matrix.md").read_text()
+    assert "| multipath-hash-seed | [SKIP](fake-old.json)[^1] | [PASS](fake-new.json) |" in md
+    old = json.loads((tmp_path / "out" / "fake-old.json").read_text())
+    new = json.loads((tmp_path / "out" / "fake-new.json").read_text())
+    assert old["target"]["kernel"] == "6.1.0-99-fake" and old["target"]["kernel_id"] == "fake-old"
+    assert sorted(s["name"] for s in old["scenarios"]) == ["multipath-hash-seed", "veth-pair", "wrong-ttl"]
+    # Namespaces of these runs are gone (others' concurrent runs may have their own: look at ours).
+    run_ids = {s["run_id"] for s in old["scenarios"] + new["scenarios"] if s["run_id"]}
+    assert len(run_ids) == 5
+    assert not [ns for ns in harness_namespaces() if ns[2:8] in run_ids]
+
+
+def test_plugin_matrix_rejects_conflicting_options(fake_matrix):
+    _, run = fake_matrix
+    proc, _ = run("--box-kernel", "x")
+    assert proc.returncode == 4 and "--kernels chooses the boxes itself" in proc.stderr
+    proc, _ = run("-n", "2", "--dist", "loadfile")
+    assert proc.returncode == 4 and "use --dist loadgroup, not --dist loadfile" in proc.stderr
+
+
+# -- for real: two VMs, one per kernel ----------------------------------------------------
+
+def _domains() -> set:
+    out = subprocess.run(["virsh", "-c", "qemu:///system", "list", "--all", "--name"],
+                         capture_output=True, text=True).stdout
+    return {line.strip() for line in out.splitlines() if line.strip().startswith("netns-harness")}
+
+
+@pytest.mark.vm
+@pytest.mark.skipif(os.geteuid() != 0, reason="building boxes and running VMs needs root")
+@pytest.mark.skipif(not shutil.which("vagrant"), reason="needs vagrant (bash .ci/bootstrap.sh --vm)")
+@pytest.mark.skipif(not shutil.which("virsh"), reason="needs libvirt (bash .ci/bootstrap.sh --vm)")
+def test_matrix_on_two_kernels_for_real(tmp_path):
+    from harness.host_setup import prepare_libvirt_host
+
+    prepare_libvirt_host()
+    before = _domains()
+    ours = {"netns-harness-bookworm-6.1_default", "netns-harness-bookworm-6.12_default"}
+    if before & ours:
+        pytest.skip(f"a VM of these boxes is already up (another run's?): {sorted(before & ours)}")
+    report = tmp_path / "matrix.md"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+         "scenarios/veth-pair.yaml", "scenarios/multipath-hash-seed.yaml",
+         "--kernels", "kernel-6.1,kernel-6.12", "-n", "2", "--dist", "loadgroup", "--matrix-report", str(report)],
+        capture_output=True, text=True, cwd=REPO, timeout=1800)
+    try:
+        assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
+        assert re.search(r"^veth-pair +PASS +PASS$", proc.stdout, re.M), proc.stdout
+        assert re.search(r"^multipath-hash-seed +SKIP \[1\] +PASS$", proc.stdout, re.M), proc.stdout
+        md = report.read_text()
+        assert "| scenario | kernel-6.1 | kernel-6.12 |" in md
+        assert "| multipath-hash-seed | [SKIP](kernel-6.1.json)[^1] | [PASS](kernel-6.12.json) |" in md
+        assert re.search(r"\[\^1\]: multipath-hash-seed on kernel-6\.1: SKIP: needs kernel >= 6\.11, "
+                         r"target runs 6\.1\.\S+", md), md
+        assert re.search(r"\| kernel release \| 6\.1\.\S+ \| 6\.12\.\S+ \|", md), md
+        assert (tmp_path / "kernel-6.1.json").exists() and (tmp_path / "kernel-6.12.json").exists()
+    finally:
+        left = _domains() - before
+        assert not left, f"the matrix left VMs behind: {sorted(left)}"
