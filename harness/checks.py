@@ -8,6 +8,7 @@ another reason, or its output and exit code disagree).
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -17,9 +18,17 @@ from harness.protocol import CheckOutput
 
 PASS, FAIL, ERROR, SKIP, XFAIL, XPASS = "PASS", "FAIL", "ERROR", "SKIP", "XFAIL", "XPASS"
 
-# ping's own words when the kernel refuses to send: an expected "unreachable", not an error.
-_UNREACHABLE_WORDS = ("Network is unreachable", "No route to host", "Destination Host Unreachable",
-                      "Destination Net Unreachable", "Packet filtered", "Operation not permitted")
+# How ping reports that the kernel refused to send (iputils 2016-2022): no route (ENETUNREACH,
+# EHOSTUNREACH), a blackhole route (EINVAL), a prohibit route or firewall (EACCES, EPERM; iputils
+# then asks about broadcast). These make "unreachable" a valid answer; other exit-2 errors do not.
+_REFUSED = re.compile(
+    r"^ping: (connect|sendmsg|sendto): (Network is unreachable|No route to host|Invalid argument|"
+    r"Permission denied|Operation not permitted)$|^(ping: )?Do you want to ping broadcast\? Then -b",
+    re.MULTILINE,
+)
+# How `ip route get` (iproute2) reports that no route leads there: unreachable/no route,
+# blackhole (EINVAL), prohibit (EACCES).
+_NO_PATH = re.compile(r"(Network is unreachable|No route to host|Invalid argument|Permission denied)")
 
 
 @dataclass(frozen=True)
@@ -73,7 +82,7 @@ def judge_ping(spec: PingCheck, output: CheckOutput) -> Verdict:
         return Verdict(ERROR, expected, {"exit_code": output.exit_code}, f"cannot read ping's output: {exc}")
     observed = _ping_observed(result, output.exit_code)
     received = result.received or 0
-    refused = any(word in text for word in _UNREACHABLE_WORDS)
+    refused = bool(_REFUSED.search(text))
     if output.exit_code == 0 and received == 0:
         return Verdict(ERROR, expected, observed, "ping exited 0 but its output shows no reply")
     if output.exit_code not in (0, 1) and not refused:
@@ -126,6 +135,8 @@ def _route_text(route) -> dict[str, Any]:
 def judge_route(spec: RouteCheck, output: CheckOutput) -> Verdict:
     """Judge a route check on ``ip route show`` output (iproute2 text format)."""
     expected = {k: v for k, v in spec.model_dump(exclude={"namespace", "ipv6"}).items() if v is not None}
+    if spec.table is None and spec.vrf is None:
+        expected["table"] = f"main ({'IPv6' if spec.is_ipv6 else 'IPv4'})"
     if output.exit_code != 0:
         return Verdict(ERROR, expected, {"exit_code": output.exit_code},
                        f"ip route show failed (exit code {output.exit_code}): {output.stderr.strip()}")
@@ -149,11 +160,12 @@ def judge_path(spec: PathCheck, output: CheckOutput) -> Verdict:
     expected.update({k: getattr(spec, k) for k in ("dev", "via") if getattr(spec, k)})
     if output.exit_code != 0:
         stderr = output.stderr.strip()
-        if spec.expect == "unreachable" and "unreachable" in stderr.lower():
-            return Verdict(PASS, expected, {"routed": False, "error": stderr})
-        if "unreachable" in stderr.lower():
-            return Verdict(FAIL, expected, {"routed": False, "error": stderr}, f"no route to {spec.to}")
-        return Verdict(ERROR, expected, {"exit_code": output.exit_code}, f"ip route get failed: {stderr}")
+        if not _NO_PATH.search(stderr):
+            return Verdict(ERROR, expected, {"exit_code": output.exit_code}, f"ip route get failed: {stderr}")
+        observed = {"routed": False, "error": stderr}
+        if spec.expect == "unreachable":
+            return Verdict(PASS, expected, observed)
+        return Verdict(FAIL, expected, observed, f"no path to {spec.to}: {stderr}")
     try:
         routes = parse_routes(output.stdout, tool="ip-route")
     except ParseError as exc:
@@ -183,7 +195,3 @@ def status_of(statuses: list[str]) -> str:
         if status in statuses:
             return status
     return PASS
-
-
-def first_line(text: Optional[str]) -> str:
-    return (text or "").strip().splitlines()[0] if (text or "").strip() else ""

@@ -7,7 +7,9 @@ or a harness/target error.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import traceback
 from pathlib import Path
 from typing import Optional
 
@@ -101,6 +103,9 @@ def cmd_run(args) -> int:
     from harness.targets import get_target
 
     loaded = load_all(args.paths)
+    if args.json and not Path(args.json).resolve().parent.is_dir():
+        print(f"harness: --json {args.json}: its directory does not exist", file=sys.stderr)
+        return EXIT_ERROR
     results = []
     with get_target(args.target, **_target_options(args)) as target:
         facts = gather_facts(target)
@@ -175,8 +180,14 @@ def cmd_clean(args) -> int:
     from harness.render import render_clean
     from harness.targets import get_target
 
+    try:
+        script = render_clean(args.run_id)
+    except ValueError as exc:
+        print(f"harness: --run-id: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     with get_target(args.target, **_target_options(args)) as target:
-        result = target.run(render_clean(args.run_id), timeout=60)
+        result = target.run(script, timeout=60)
+    sys.stderr.write(result.stderr)
     removed = result.stdout.split()
     print("\n".join(f"removed namespace {n}" for n in removed) or "nothing to clean")
     return EXIT_OK if result.exit_code == 0 else EXIT_ERROR
@@ -268,6 +279,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     from harness.targets.base import TargetError
 
     args = build_parser().parse_args(argv)
+    # CI cancellation and `kill` send SIGTERM: clean up as for Ctrl-C.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         return args.func(args)
     except ScenarioError as err:
@@ -280,6 +293,17 @@ def main(argv: Optional[list[str]] = None) -> int:
     except KeyboardInterrupt:
         print("harness: interrupted; the run's namespaces were removed", file=sys.stderr)
         return 130
+    except OSError as err:
+        print(f"harness: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception:  # a harness bug: say so, and keep exit code 1 for "a check failed"
+        traceback.print_exc()
+        print("harness: internal error (a bug in netns-harness; the traceback above helps)", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -162,6 +162,8 @@ def load_scenario(path: Union[str, Path]) -> Scenario:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ScenarioError([Problem(file, None, "", f"cannot read the file: {exc.strerror}")]) from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError([Problem(file, None, "", f"not UTF-8 text (byte {exc.start}): save it as UTF-8")]) from None
     return parse_scenario(text, file)
 
 
@@ -173,6 +175,8 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
         raise ScenarioError(
             [Problem(file, dup.line, format_loc(dup.loc + (dup.key,)), f"'{dup.key}' is given twice; keep one")]
         ) from None
+    except RecursionError:
+        raise ScenarioError([Problem(file, None, "", "a YAML alias refers to itself: remove the loop")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None

@@ -15,7 +15,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 IFNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 NSNAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-SYSCTL_RE = re.compile(r"^[a-z0-9_]+(\.[A-Za-z0-9_-]+)+$")
+# Only net.* sysctls belong to a network namespace; kernel.*, vm.* ... would change the host.
+SYSCTL_RE = re.compile(r"^net(\.[A-Za-z0-9_-]+)+$")
 MAC_RE = re.compile(r"^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$")
 
 
@@ -88,8 +89,9 @@ class Namespace(Model):
     def _sysctl_keys(cls, value: dict[str, SysctlValue]) -> dict[str, SysctlValue]:
         for key, setting in value.items():
             if not SYSCTL_RE.match(key):
-                raise ValueError(f"{key!r} is not a sysctl key such as net.ipv4.ip_forward")
-            if not re.match(r"^[A-Za-z0-9_. -]*$", str(setting)):
+                raise ValueError(f"{key!r} is not a per-namespace sysctl: use a net.* key such as "
+                                 "net.ipv4.ip_forward (others would change the whole host)")
+            if not re.match(r"^[A-Za-z0-9_. -]+$", str(setting)):
                 raise ValueError(f"sysctl {key}: value {setting!r} has characters sysctl values never have")
         return value
 
@@ -233,6 +235,9 @@ class PingCheck(Model):
             raise ValueError(f"source {self.source} and target {self.to} are of different IP versions")
         if self.expect == "unreachable" and (self.ttl or self.max_rtt or self.max_loss):
             raise ValueError("ttl, max_rtt and max_loss apply to expect: reachable only")
+        if (self.count - 1) * self.interval >= self.deadline:
+            raise ValueError(f"{self.count} echo requests {self.interval} s apart do not fit in deadline "
+                             f"{self.deadline} s: raise deadline or lower count")
         return self
 
     @property
@@ -249,10 +254,11 @@ class RouteCheck(Model):
     dev: Optional[IfName] = None
     table: Optional[Union[int, Literal["main", "local", "all"]]] = None
     vrf: Optional[IfName] = None
-    type: Optional[str] = None
+    type: Optional[Literal["unicast", "local", "broadcast", "multicast", "blackhole", "unreachable",
+                           "prohibit", "throw", "anycast", "nat"]] = None
     metric: Optional[int] = None
     expect: Literal["present", "absent"] = "present"
-    ipv6: bool = False
+    ipv6: Optional[bool] = Field(None, description="IPv6 table; default: from dst and via")
 
     _v_via = field_validator("via")(classmethod(lambda cls, v: v if v is None else _ip(v)))
 
@@ -260,7 +266,22 @@ class RouteCheck(Model):
     def _consistent(self) -> "RouteCheck":
         if self.table is not None and self.vrf is not None:
             raise ValueError("give 'table' or 'vrf', not both")
+        if self.ipv6 is not None and self.family_from_addresses not in (None, self.ipv6):
+            raise ValueError(f"ipv6: {str(self.ipv6).lower()} contradicts dst {self.dst}"
+                             + (f" / via {self.via}" if self.via else ""))
         return self
+
+    @property
+    def family_from_addresses(self) -> Optional[bool]:
+        for value in (self.dst, self.via):
+            if value and value != "default":
+                return ipaddress.ip_network(value, strict=False).version == 6
+        return None
+
+    @property
+    def is_ipv6(self) -> bool:
+        """Which table to read: ``ipv6`` if given, else the family of ``dst``/``via`` (IPv4 for a bare default)."""
+        return bool(self.ipv6 if self.ipv6 is not None else self.family_from_addresses)
 
 
 class PathCheck(Model):
@@ -289,7 +310,7 @@ CHECK_KINDS = ("ping", "route", "path")
 class Check(Model):
     """One check: exactly one of ``ping``, ``route``, ``path``, with an optional ``name``."""
 
-    name: Optional[str] = None
+    name: Optional[str] = Field(None, pattern=r"^[^\n\r|`]{1,120}$")
     ping: Optional[PingCheck] = None
     route: Optional[RouteCheck] = None
     path: Optional[PathCheck] = None

@@ -215,4 +215,6 @@ def render_clean(only_run_id: Union[str, None] = None) -> str:
 
     It prints each namespace it deletes, one a line.
     """
+    if only_run_id and not re.fullmatch(r"[0-9a-f]{6}", only_run_id):
+        raise ValueError(f"run id {only_run_id!r} is not six hex digits (as in namespace nh3fa2c1-client)")
     return environment().get_template("clean.sh.j2").render(run_id=only_run_id or "")

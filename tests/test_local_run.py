@@ -108,11 +108,10 @@ def test_cli_run_writes_json_and_exit_codes(tmp_path, no_leftovers):
     assert failed.returncode == 1
     assert "FAIL  client reaches server through one hop: replies came with ttl [63], expected 64" in failed.stdout
 
-    before = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     invalid = harness("run", str(DATA / "seed-demo-as-written.yaml"), str(SCENARIOS / "veth-pair.yaml"))
     assert invalid.returncode == 2
     assert "did you mean 'svr-veth'?" in invalid.stderr and "nothing was run" in invalid.stderr
-    assert subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout == before
+    assert "target local" not in invalid.stderr  # rejected before the target was even asked
 
 
 def test_ctrl_c_mid_run_leaves_nothing(tmp_path):
@@ -133,6 +132,9 @@ checks:
         time.sleep(0.05)
     assert harness_namespaces() - before, "the run never created its namespaces"
     time.sleep(0.3)
+    # `harness clean` leaves a live run alone.
+    clean = harness("clean")
+    assert "is still going" in clean.stderr and harness_namespaces() - before
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, out + err
@@ -142,6 +144,7 @@ checks:
 
 
 def test_clean_removes_only_harness_namespaces():
+    assert harness("clean", "--run-id", ".*").returncode == 2
     mine, other = "nh0a0b0c-leftover", "nhtest-keep-me"
     for name in (mine, other):
         subprocess.run(["ip", "netns", "add", name], check=True)
@@ -169,3 +172,33 @@ def test_requirements_skip_and_known_bugs_xfail(target, facts, no_leftovers):
     assert xpass.status == "XPASS" and "https://bugzilla.kernel.org/1" in xpass.reason
     fixed = "xfail: {reason: 'ttl bug', kernel_below: '1.0'}\n"
     assert run_scenario(parse_scenario(wrong + fixed), target, facts=facts).status == "FAIL"
+
+
+def test_refusals_and_families_are_judged_right(target, facts, no_leftovers):
+    """Blackhole/prohibit/unreachable routes make ping and `ip route get` refuse: that is
+    'unreachable', not an error; a route check reads the table of its destination's family."""
+    scenario = parse_scenario("""
+name: refusals
+namespaces: {a: }
+veths: [{namespace: a, name: v0, addresses: ["10.1.0.1/24", "fd00::1/64"], peer: {namespace: a, name: v1}}]
+routes:
+  - {namespace: a, dst: 10.2.0.0/24, type: blackhole}
+  - {namespace: a, dst: 10.3.0.0/24, type: prohibit}
+  - {namespace: a, dst: 10.4.0.0/24, type: unreachable}
+  - {namespace: a, dst: "::/0", dev: v0}
+checks:
+  - ping: {from: a, to: 10.2.0.1, expect: unreachable}
+  - ping: {from: a, to: 10.3.0.1, expect: unreachable}
+  - ping: {from: a, to: 10.4.0.1, expect: unreachable}
+  - path: {namespace: a, to: 10.2.0.1, expect: unreachable}
+  - path: {namespace: a, to: 10.3.0.1, expect: unreachable}
+  - path: {namespace: a, to: 10.4.0.1, expect: unreachable}
+  - route: {namespace: a, dst: "::/0", dev: v0}
+  - route: {namespace: a, dst: 10.2.0.0/24, type: blackhole}
+  - name: a bad source address is an error, not "unreachable"
+    ping: {from: a, to: 10.1.0.9, source: 192.0.2.1, expect: unreachable}
+""")
+    result = run_scenario(scenario, target, facts=facts)
+    statuses = [(c.name, c.status) for c in result.checks]
+    assert all(status == "PASS" for _, status in statuses[:-1]), statuses
+    assert statuses[-1][1] == "ERROR" and "bind" in result.checks[-1].reason.lower()

@@ -302,3 +302,18 @@ def test_matrix_on_two_kernels_for_real(tmp_path):
     finally:
         left = _domains() - before
         assert not left, f"the matrix left VMs behind: {sorted(left)}"
+
+
+def test_controller_stops_when_xdist_did_not_group():
+    """pytest 9.2 + xdist 3.8: loadgroup leaves node ids untagged (pytest-dev/pytest-xdist#1386)."""
+    from types import SimpleNamespace
+
+    from harness import pytest_plugin
+
+    stash = pytest.Stash()
+    stash[pytest_plugin._MATRIX] = {"kernels": [("kernel-6.1", "p1"), ("kernel-6.12", "p2")]}
+    node = SimpleNamespace(config=SimpleNamespace(stash=stash))
+    grouped = ["scenarios/a.yaml::a[kernel-6.1]@kernel-6.1", "scenarios/a.yaml::a[kernel-6.12]@kernel-6.12"]
+    pytest_plugin.pytest_xdist_node_collection_finished(node, grouped)  # fine: nothing raised
+    with pytest.raises(pytest.exit.Exception, match=r"pytest-xdist#1386.*pytest<9\.2"):
+        pytest_plugin.pytest_xdist_node_collection_finished(node, [grouped[0], "scenarios/a.yaml::a[kernel-6.12]"])

@@ -33,7 +33,7 @@ def test_namespaces_are_prefixed_per_run_and_veths_created_in_place():
     two = render(load_scenario(SCENARIOS / "veth-pair.yaml"))
     assert one.prefix != two.prefix
     assert f"ip netns add {one.prefix}nstest" in one.setup
-    assert (f"ip -n {one.prefix}host link add veth-a type veth peer name veth-b netns {one.prefix}nstest"
+    assert (f"ip -n {one.prefix}host link add name veth-a type veth peer name veth-b netns {one.prefix}nstest"
             in one.setup)
 
 
@@ -58,6 +58,7 @@ def test_free_text_reaches_the_shell_quoted(tmp_path):
 
 
 def test_clean_script_matches_only_harness_names():
-    script = render_clean()
-    assert "pattern='^nh[0-9a-f]{6}-'" in script
-    assert "pattern=^nhabc123-" in render_clean("abc123")
+    assert "[[ $name =~ ^nh([0-9a-f]{6})- ]] || continue" in render_clean()
+    assert '[ "$run" = abc123 ] || continue' in render_clean("abc123")
+    with pytest.raises(ValueError, match="not six hex digits"):
+        render_clean(".*")
