@@ -180,8 +180,15 @@ def write_bundle(
 
     archive = root.with_name(name + ".tar.gz")
     with tarfile.open(archive, "w:gz") as tar:
-        tar.add(root, arcname=name)
+        tar.add(root, arcname=name, filter=_anonymous)
     return archive
+
+
+def _anonymous(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    """Archive members owned by nobody in particular: no user or group names from this machine."""
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
 
 
 def open_bundle(path: Path, scratch: Path) -> Path:

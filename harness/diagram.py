@@ -12,7 +12,8 @@ from harness.model import Scenario
 
 
 def _id(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "_", text)
+    # Distinct names must give distinct ids ("a-b"/"c" vs "a"/"b-c"): escape, don't fold.
+    return "n_" + "".join(ch if ch.isalnum() else f"_{ord(ch):02x}" for ch in text)
 
 
 def _label(text: str) -> str:

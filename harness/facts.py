@@ -7,6 +7,7 @@ scenarios whose needs (``requires``) the target does not meet.
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -61,6 +62,17 @@ def gather_facts(target: Target, tools: tuple[str, ...] = KNOWN_TOOLS) -> Facts:
     return parse_facts(result.stdout)
 
 
+def probe_tools(target: Target, facts: Facts, tools: list[str]) -> None:
+    """Look for the ``tools`` that ``facts`` has not probed yet (``command -v``) and record them."""
+    missing = [tool for tool in tools if tool not in facts.tools]
+    if not missing:
+        return
+    script = "".join(f"command -v {shlex.quote(t)} >/dev/null 2>&1 && echo tool.{t}=yes || echo tool.{t}=no\n"
+                     for t in missing)
+    result = target.run(script, timeout=30)
+    facts.tools.update(parse_facts(result.stdout).tools)
+
+
 def _version_tuple(text: str) -> tuple[int, ...]:
     match = re.match(r"(\d+(?:\.\d+)*)", text)
     return tuple(int(x) for x in match.group(1).split(".")) if match else ()
@@ -92,7 +104,7 @@ def unmet_needs(scenario: Scenario, facts: Facts) -> list[str]:
         if not facts.features.get(feature, False):
             reasons.append(f"needs kernel support for {feature}, which the target lacks")
     for tool in tools:
-        if tool in facts.tools and not facts.tools[tool]:
+        if not facts.tools.get(tool, False):
             reasons.append(f"needs the '{tool}' command, not found on the target")
     return reasons
 

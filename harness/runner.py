@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from harness.checks import ERROR, FAIL, PASS, SKIP, XFAIL, XPASS, Verdict, judge, status_of
-from harness.facts import Facts, expected_failure, unmet_needs
+from harness.facts import Facts, expected_failure, needs, probe_tools, unmet_needs
 from harness.model import Check, Scenario
 from harness.protocol import CheckOutput, RunOutput, parse_run_output
 from harness.render import RenderedScenario, render
@@ -137,7 +137,8 @@ def judge_output(rendered: RenderedScenario, result: ExecResult, output: RunOutp
 
 
 def _why_not_run(output, step_index: int, result: ExecResult) -> str:
-    last_error = next((l for l in reversed(result.stderr.splitlines()) if l.strip()), "")
+    # The failing command's own message, then the script's "command failed at line N: CMD".
+    last_error = " | ".join([l.strip() for l in result.stderr.splitlines() if l.strip()][-2:])
     if output.last_step is None or output.last_step < step_index:
         where = "set-up" if output.last_step is None else f"step {output.last_step + 1}"
         return f"not run: the script stopped in {where} (exit code {result.exit_code}): {last_error}"
@@ -161,6 +162,7 @@ def run_scenario(
     """
     result = ScenarioResult(name=scenario.name, file=str(file), status=PASS)
     if facts is not None:
+        probe_tools(target, facts, needs(scenario)[2])
         reasons = unmet_needs(scenario, facts)
         if reasons:
             result.status, result.reason = SKIP, "; ".join(reasons)

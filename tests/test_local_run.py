@@ -165,6 +165,9 @@ def test_requirements_skip_and_known_bugs_xfail(target, facts, no_leftovers):
     result = run_scenario(newer, target, facts=facts)
     assert result.status == "SKIP" and f"needs kernel >= 99.0, target runs {facts.kernel}" in result.reason
 
+    no_tool = run_scenario(parse_scenario(base + "requires: {tools: [no-such-tool-here]}\n"), target, facts=facts)
+    assert no_tool.status == "SKIP" and "needs the 'no-such-tool-here' command" in no_tool.reason
+
     wrong = base.replace("ping: {from: host, to: 10.0.0.2, ttl: 64}", "ping: {from: host, to: 10.0.0.2, ttl: 1}")
     known = "xfail: {reason: 'ttl bug', ref: 'https://bugzilla.kernel.org/1'}\n"
     assert run_scenario(parse_scenario(wrong + known), target, facts=facts).status == "XFAIL"
