@@ -87,6 +87,10 @@ def needs(scenario: Scenario) -> tuple[Optional[str], list[str], list[str]]:
         features.add("vrf")
     if scenario.bridges:
         features.add("bridge")
+    addresses = [a for pair in scenario.veths for end in (pair, pair.peer) for a in end.addresses]
+    addresses += [a.address for a in scenario.addresses] + [a for b in scenario.bridges for a in b.addresses]
+    if any(":" in a for a in addresses):
+        features.add("ipv6")
     tools = set(scenario.requires.tools) | set(BASE_TOOLS)
     if scenario.firewall:
         features.add("nftables")

@@ -15,6 +15,7 @@ At the end the controller prints the matrix and writes ``--matrix-report`` (Mark
 from __future__ import annotations
 
 import contextlib
+import re
 import json
 import sys
 from pathlib import Path
@@ -45,6 +46,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--identity", dest="harness_identity", default=None, help="ssh: private key file")
     group.addoption("--known-hosts", dest="harness_known_hosts", default=None, help="ssh: known_hosts file")
     group.addoption("--harness-json", dest="harness_json", default=None, help="write results as JSON here")
+    group.addoption("--harness-report", dest="harness_report", action="store_true", default=False,
+                    help="keep namespace state after every step and write a bug-report bundle for every scenario")
+    group.addoption("--bundle-dir", dest="harness_bundle_dir", default="results/bundles",
+                    help="where bug-report bundles of failing scenarios go (default %(default)s)")
     group.addoption("--kernels", dest="harness_kernels", default=None, metavar="KERNEL[,KERNEL...]",
                     help="kernel matrix: run every scenario in one VM per kernel; ids from harness/kernels.py "
                          "(kernel-6.1, kernel-6.12) or Debian kernel packages. Add -n N --dist loadgroup "
@@ -61,8 +66,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> Optional[pytest.Collector]:
+    # A scenario file sits in a scenarios/ directory and declares namespaces; other YAML there
+    # (a project's own config) is not ours to collect.
     if file_path.suffix in (".yaml", ".yml") and file_path.parent.name == "scenarios":
-        return ScenarioFile.from_parent(parent, path=file_path)
+        if re.search(r"(?m)^namespaces:", file_path.read_text(encoding="utf-8", errors="replace")):
+            return ScenarioFile.from_parent(parent, path=file_path)
     return None
 
 
@@ -115,13 +123,17 @@ class ScenarioItem(pytest.Item):
             if self.kernel is not None:
                 _record_invalid(self.config, self.kernel, self.path, err)
             raise ScenarioFailed(f"invalid scenario (nothing was run):\n{err}") from None
+        capture = self.config.option.harness_report
         if self.kernel is None:
             target, facts = _session_target(self.config)
-            result = run_scenario(scenario, target, file=self.path, facts=facts)
+            result = run_scenario(scenario, target, file=self.path, facts=facts, capture_state=capture)
             self.config.stash[_TARGET]["results"].append(result)
         else:
             result = _run_on_kernel(self.config, self.kernel, scenario, self.path)
+        bundle = self._bundle(scenario, result)
         self.user_properties.append(("status", result.status))
+        if bundle:
+            self.user_properties.append(("bundle", str(bundle)))
         for check in result.checks:
             self.user_properties.append((f"check {check.id} {check.name}", check.status))
         if result.status == SKIP:
@@ -133,7 +145,22 @@ class ScenarioItem(pytest.Item):
             self.add_report_section("call", "harness", f"XPASS: {result.reason}")
             return
         if result.status != "PASS":
-            raise ScenarioFailed(format_scenario(result))
+            raise ScenarioFailed(format_scenario(result) + (f"\n  bug-report bundle: {bundle}" if bundle else ""))
+
+    def _bundle(self, scenario, result) -> Optional[Path]:
+        """Write a bug-report bundle for a failing scenario (any, with --harness-report)."""
+        from harness.bundle import write_bundle
+        from harness.cli import BUNDLE_STATUSES
+        from harness.targets.base import TargetError
+
+        if not (self.config.option.harness_report or result.status in BUNDLE_STATUSES) or not result.run_id:
+            return None
+        try:
+            target, facts = (_session_target(self.config) if self.kernel is None
+                             else _kernel_target(self.config, self.kernel))
+        except TargetError:
+            return None
+        return write_bundle(Path(self.config.option.harness_bundle_dir), scenario, result, facts, target.describe())
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, ScenarioFailed):
@@ -293,7 +320,8 @@ def _run_on_kernel(config: pytest.Config, kid: str, scenario, path: Path):
         result = ScenarioResult(name=scenario.name, file=str(path), status=ERROR, reason=str(exc))
     else:
         try:
-            result = run_scenario(scenario, target, file=path, facts=facts)
+            result = run_scenario(scenario, target, file=path, facts=facts,
+                                  capture_state=config.option.harness_report)
         except Exception as exc:  # a harness bug: the cell says ERROR, pytest shows the traceback
             run["results"].append(ScenarioResult(name=scenario.name, file=str(path), status=ERROR,
                                                  reason=f"the harness failed: {type(exc).__name__}: {exc}"))
