@@ -36,6 +36,10 @@ from harness.parsers import ParseError, parse_ping, parse_routes
 from harness.render import render, render_repro
 from harness.runner import CheckResult, ScenarioResult
 
+# Outcomes that get a bundle without being asked; where bundles go by default.
+BUNDLE_STATUSES = ("FAIL", "ERROR", "XPASS")
+DEFAULT_BUNDLE_DIR = "results/bundles"
+
 # Keys of a target's description that say what the target is, not who runs it.
 TARGET_KEYS = ("target", "box", "box_version", "provider", "provider_version", "vagrant_version",
                "vagrant_libvirt_version")

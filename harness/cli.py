@@ -14,13 +14,11 @@ from pathlib import Path
 from typing import Optional
 
 from harness import __version__
+from harness.bundle import BUNDLE_STATUSES, DEFAULT_BUNDLE_DIR
 from harness.loader import ScenarioError, load_scenario
 from harness.model import Scenario
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
-# Outcomes that get a bug-report bundle without --report.
-BUNDLE_STATUSES = ("FAIL", "ERROR", "XPASS")
-DEFAULT_BUNDLE_DIR = "results/bundles"
 
 
 def scenario_files(paths: list[str]) -> list[Path]:

@@ -15,14 +15,15 @@ At the end the controller prints the matrix and writes ``--matrix-report`` (Mark
 from __future__ import annotations
 
 import contextlib
-import re
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Optional
 
 import pytest
 
+from harness.bundle import DEFAULT_BUNDLE_DIR
 from harness.checks import ERROR, FAIL, SKIP
 from harness.loader import ScenarioError, load_scenario
 from harness.report import format_scenario
@@ -48,7 +49,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--harness-json", dest="harness_json", default=None, help="write results as JSON here")
     group.addoption("--harness-report", dest="harness_report", action="store_true", default=False,
                     help="keep namespace state after every step and write a bug-report bundle for every scenario")
-    group.addoption("--bundle-dir", dest="harness_bundle_dir", default="results/bundles",
+    group.addoption("--bundle-dir", dest="harness_bundle_dir", default=DEFAULT_BUNDLE_DIR,
                     help="where bug-report bundles of failing scenarios go (default %(default)s)")
     group.addoption("--kernels", dest="harness_kernels", default=None, metavar="KERNEL[,KERNEL...]",
                     help="kernel matrix: run every scenario in one VM per kernel; ids from harness/kernels.py "
@@ -149,8 +150,7 @@ class ScenarioItem(pytest.Item):
 
     def _bundle(self, scenario, result) -> Optional[Path]:
         """Write a bug-report bundle for a failing scenario (any, with --harness-report)."""
-        from harness.bundle import write_bundle
-        from harness.cli import BUNDLE_STATUSES
+        from harness.bundle import BUNDLE_STATUSES, write_bundle
         from harness.targets.base import TargetError
 
         if not (self.config.option.harness_report or result.status in BUNDLE_STATUSES) or not result.run_id:

@@ -109,12 +109,8 @@ def kernel_warnings(kernel_log: str) -> list[str]:
     return [line for line in kernel_log.splitlines() if KERNEL_TROUBLE.search(line)]
 
 
-def judge_run(rendered: RenderedScenario, result: ExecResult) -> list[CheckResult]:
-    """Judge every planned check from the script's output; checks that never ran are ERROR."""
-    return judge_output(rendered, result, parse_run_output(result.stdout, rendered.marker))
-
-
 def judge_output(rendered: RenderedScenario, result: ExecResult, output: RunOutput) -> list[CheckResult]:
+    """Judge every planned check from the split script output; checks that never ran are ERROR."""
     results = []
     for planned in rendered.plan:
         for check_id, check in planned.checks:
