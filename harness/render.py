@@ -162,11 +162,13 @@ def render(scenario: Scenario, run_id: Union[str, None] = None, capture_state: b
     addresses = _addresses(scenario, ends)
     plan = plan_steps(scenario)
     marker = ShellSafe(f"{MARKER_WORD}:{run_id}")
+    base_sysctls = base_namespace_sysctls(addresses)
     context = dict(
         scenario=scenario,
         ns=namespaces,
         ends=ends,
         addresses=addresses,
+        base_sysctls=base_sysctls,
         plan=plan,
         run_id=run_id,
         prefix=prefix,
@@ -188,6 +190,14 @@ def render(scenario: Scenario, run_id: Union[str, None] = None, capture_state: b
     )
 
 
+def base_namespace_sysctls(addresses: list[AddressSpec]) -> dict[str, int]:
+    """Sysctls every namespace starts with, before the scenario's own."""
+    settings = {"net.ipv4.ip_forward": 0}
+    if any(a.family == "-6" for a in addresses):
+        settings.update({"net.ipv6.conf.all.accept_dad": 0, "net.ipv6.conf.default.accept_dad": 0})
+    return settings
+
+
 def render_repro(scenario: Scenario, check_names: dict[str, str]) -> str:
     """A standalone ``repro.sh``: set-up, every check judged in bash with expected/observed, tear-down.
 
@@ -197,8 +207,10 @@ def render_repro(scenario: Scenario, check_names: dict[str, str]) -> str:
     # The prefix is chosen at run time: names become "${H_PREFIX}client" (names are [A-Za-z0-9_-]).
     namespaces = {name: ShellSafe(f'"${{H_PREFIX}}{name}"') for name in scenario.namespaces}
     ends = [end for pair in scenario.veths for end in (pair, pair.peer)]
+    addresses = _addresses(scenario, ends)
     return environment().get_template("repro.sh.j2").render(
-        scenario=scenario, ns=namespaces, ends=ends, addresses=_addresses(scenario, ends),
+        scenario=scenario, ns=namespaces, ends=ends, addresses=addresses,
+        base_sysctls=base_namespace_sysctls(addresses),
         plan=plan_steps(scenario), names=check_names, version=__version__,
     )
 

@@ -164,14 +164,29 @@ class VagrantTarget(Target):
                 raise TargetError(
                     f"a VM for box {self.box} already exists (state: {state}), perhaps kept after a failure: "
                     f"run on it with --reuse, or remove it with: {self.destroy_command()}")
-            self.progress(f"vagrant up (box {self.box}, provider {self.provider or 'default'}) ...")
             self._created = True  # from here on a half-made VM may exist: close() must look
+            self._vagrant_up()
+        self._ssh = self._connect()
+
+    def _vagrant_up(self, attempts: int = 2) -> None:
+        """``vagrant up`` with its progress streamed; one retry from scratch after a failure.
+
+        Vagrant sometimes fails a fresh ``up`` on a transient machine lock, seen here with
+        two VMs booting at once (hashicorp/vagrant#8468): an infrastructure hiccup, not a
+        verdict, so the half-made VM is destroyed and booted once more.
+        """
+        for attempt in range(1, attempts + 1):
+            self.progress(f"vagrant up (box {self.box}, provider {self.provider or 'default'}) ...")
             try:
                 for line in self._vagrant.up(provider=self.provider, stream_output=True):
                     self.progress("  " + line.rstrip())
+                return
             except subprocess.CalledProcessError as exc:
-                raise TargetError(f"vagrant up failed (exit code {exc.returncode}); its output is above") from None
-        self._ssh = self._connect()
+                if attempt == attempts:
+                    raise TargetError(f"vagrant up failed (exit code {exc.returncode}, {attempts} attempts); "
+                                      "its output is above") from None
+                self.progress(f"vagrant up failed (exit code {exc.returncode}): destroying and retrying once")
+                self.destroy()
 
     def _connect(self) -> SshTarget:
         try:
