@@ -106,7 +106,8 @@ def report_markdown(scenario: Scenario, result: ScenarioResult, target: dict[str
         "## Reproduce",
         "",
         "```sh",
-        f"harness repro {bundle_name}.tar.gz      # the same scenario on the same box, in a fresh VM",
+        f"harness repro {bundle_name}.tar.gz      # the same scenario on "
+        + ("the same box, in a fresh VM" if target.get("box") else f"the same kind of target ({target.get('target')})"),
         "sudo bash repro.sh                        # or by hand on any Linux box with bash, iproute2 and ping",
         "```",
         "",

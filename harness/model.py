@@ -87,13 +87,17 @@ class Namespace(Model):
     @field_validator("sysctls")
     @classmethod
     def _sysctl_keys(cls, value: dict[str, SysctlValue]) -> dict[str, SysctlValue]:
-        for key, setting in value.items():
-            if not SYSCTL_RE.match(key):
-                raise ValueError(f"{key!r} is not a per-namespace sysctl: use a net.* key such as "
-                                 "net.ipv4.ip_forward (others would change the whole host)")
-            if not re.match(r"^[A-Za-z0-9_. -]+$", str(setting)):
-                raise ValueError(f"sysctl {key}: value {setting!r} has characters sysctl values never have")
-        return value
+        return _check_sysctls(value)
+
+
+def _check_sysctls(value: dict[str, SysctlValue]) -> dict[str, SysctlValue]:
+    for key, setting in value.items():
+        if not SYSCTL_RE.match(key):
+            raise ValueError(f"{key!r} is not a per-namespace sysctl: use a net.* key such as "
+                             "net.ipv4.ip_forward (others would change the whole host)")
+        if not re.match(r"^[A-Za-z0-9_. -]+$", str(setting)):
+            raise ValueError(f"sysctl {key}: value {setting!r} has characters sysctl values never have")
+    return value
 
 
 class VethEnd(Model):
@@ -345,7 +349,7 @@ class Step(Model):
     @classmethod
     def _sysctl_keys(cls, value: dict[str, dict[str, SysctlValue]]) -> dict[str, dict[str, SysctlValue]]:
         for settings in value.values():
-            Namespace(sysctls=settings)
+            _check_sysctls(settings or {})
         return value
 
 

@@ -48,6 +48,8 @@ def format_scenario(result: ScenarioResult, verbose: bool = False) -> str:
     if result.reason:
         head += f": {result.reason}"
     lines = [head]
+    if verbose and result.description:
+        lines.append(f"  ({result.description})")
     if result.kernel_warnings:
         lines.append("  kernel log during the run reports trouble:")
         lines += [f"    ! {line}" for line in result.kernel_warnings]

@@ -46,6 +46,7 @@ class ScenarioResult:
     file: str
     status: str
     reason: str = ""
+    description: str = ""
     run_id: str = ""
     duration_s: float = 0.0
     checks: list[CheckResult] = field(default_factory=list)
@@ -156,7 +157,7 @@ def run_scenario(
     part-way. ``capture_state`` keeps every namespace's state after every step (for a
     bundle); without it only steps whose checks look off keep theirs. A ``KeyboardInterrupt`` propagates after the run's namespaces are removed.
     """
-    result = ScenarioResult(name=scenario.name, file=str(file), status=PASS)
+    result = ScenarioResult(name=scenario.name, file=str(file), status=PASS, description=scenario.description)
     if facts is not None:
         probe_tools(target, facts, needs(scenario)[2])
         reasons = unmet_needs(scenario, facts)

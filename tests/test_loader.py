@@ -113,3 +113,10 @@ def test_a_scenario_needs_a_check():
 
 def test_same_address_in_two_vrfs_of_one_namespace_is_fine():
     load_scenario(SCENARIOS / "vrf.yaml")  # 10.0.0.254/24 twice in router, once per VRF
+
+
+@pytest.mark.parametrize("where", ["namespaces:\n  a:\n    sysctls: {kernel.hostname: x}\n",
+                                   "namespaces: {a: }\nsteps:\n  - sysctls: {a: {vm.drop_caches: 3}}\n"])
+def test_host_wide_sysctls_are_refused(where):
+    found = problems("name: t\n" + where + "checks:\n  - ping: {from: a, to: 127.0.0.1}\n")
+    assert any("is not a per-namespace sysctl: use a net.* key" in p for p in found), found
