@@ -22,14 +22,22 @@ def harness_namespaces() -> set[str]:
     return {line.split()[0] for line in out.splitlines() if re.match(r"^nh[0-9a-f]{6}-", line)}
 
 
+def new_namespaces_after(before: set[str], wait_s: float = 10) -> set[str]:
+    """Harness namespaces that are not in ``before`` and stay for ``wait_s`` seconds.
+
+    Another run on this machine (a second pytest, a developer) may own new names for a
+    moment; a real leak stays.
+    """
+    deadline = time.monotonic() + wait_s
+    while (left := harness_namespaces() - before) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
 @pytest.fixture
 def no_leftovers():
     """Fail the test if it leaves harness namespaces that were not there before it."""
     before = harness_namespaces()
     yield
-    # Another run on this machine (a second pytest, a developer) may own new names for a
-    # moment; a real leak stays.
-    deadline = time.monotonic() + 10
-    while (left := harness_namespaces() - before) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    left = new_namespaces_after(before)
     assert not left, f"namespaces left behind: {sorted(left)}"

@@ -8,7 +8,7 @@ import tarfile
 
 import pytest
 
-from conftest import SCENARIOS, harness_namespaces, needs_root
+from conftest import SCENARIOS, harness_namespaces, needs_root, new_namespaces_after
 from harness.diagram import _id
 from harness.runner import kernel_warnings
 
@@ -78,7 +78,7 @@ def test_repro_sh_by_hand_shows_the_same_pair_and_cleans_up(failing_bundle):
             "      expected: reachable, loss <= 0%, ttl 64\n"
             "      observed: exit 0, 5 received, loss 0%, ttl 63") in run.stdout
     assert run.stdout.count("PASS ") == 10
-    assert not harness_namespaces() - before
+    assert not new_namespaces_after(before)
 
 
 def test_harness_repro_reproduces_the_verdict(failing_bundle):

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import DATA, SCENARIOS, harness_namespaces, needs_root
+from conftest import DATA, SCENARIOS, harness_namespaces, needs_root, new_namespaces_after
 from harness.facts import gather_facts
 from harness.loader import load_scenario, parse_scenario
 from harness.runner import run_scenario
@@ -138,7 +138,7 @@ checks:
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, out + err
-    assert harness_namespaces() - before == set()
+    assert not new_namespaces_after(before)
     links = subprocess.run(["ip", "link"], capture_output=True, text=True).stdout
     assert "slow-a" not in links and "slow-b" not in links
 
