@@ -80,6 +80,7 @@ class VagrantTarget(Target):
         self._created = False
         self._passed: Optional[bool] = None
         self._box_info: dict = {}
+        self._description: Optional[dict] = None
 
     def _use_box(self, box: str) -> None:
         """Point the Vagrantfile, the machine directory and the VM name at ``box``."""
@@ -257,6 +258,12 @@ class VagrantTarget(Target):
         self.destroy()
 
     def describe(self) -> dict:
+        """Box, version, provider, Vagrant and provider versions (asked once: each vagrant call costs ~1 s)."""
+        if self._description is None or self._description.get("box") != self._box_info.get("box"):
+            self._description = self._ask_versions()
+        return dict(self._description)
+
+    def _ask_versions(self) -> dict:
         info = {"target": "vagrant", **self._box_info}
         version = _run(["vagrant", "--version"]).stdout.strip()
         info["vagrant_version"] = version.removeprefix("Vagrant ")
