@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from harness.model import Scenario
-from harness.render import environment, new_run_id
+from harness.render import environment, new_run_id, scenario_addresses
 from harness.targets.base import Target, TargetError
 
 # Tools every scenario needs, plus the optional ones scenarios may ask for.
@@ -87,9 +87,7 @@ def needs(scenario: Scenario) -> tuple[Optional[str], list[str], list[str]]:
         features.add("vrf")
     if scenario.bridges:
         features.add("bridge")
-    addresses = [a for pair in scenario.veths for end in (pair, pair.peer) for a in end.addresses]
-    addresses += [a.address for a in scenario.addresses] + [a for b in scenario.bridges for a in b.addresses]
-    if any(":" in a for a in addresses):
+    if any(a.family == "-6" for a in scenario_addresses(scenario)):
         features.add("ipv6")
     tools = set(scenario.requires.tools) | set(BASE_TOOLS)
     if scenario.firewall:

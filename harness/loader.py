@@ -126,11 +126,6 @@ def _model_in(annotation: Any) -> Any:
     return None
 
 
-def _namespace_key_loc(loc: Loc) -> Loc:
-    # pydantic reports dict-valued fields as ("namespaces", "client", "sysctls"): already right.
-    return tuple(part for part in loc if part not in ("function-after[_one_kind()]",))
-
-
 def _pydantic_problems(file: str, err: ValidationError, lines: dict[Loc, int]) -> list[Problem]:
     problems = []
     for e in err.errors():

@@ -30,13 +30,6 @@ class Inventory:
         for ns in scenario.namespaces:
             self.interfaces[ns]["lo"] = "loopback"
 
-    def all_names(self) -> dict[str, list[str]]:
-        where: dict[str, list[str]] = defaultdict(list)
-        for ns, names in self.interfaces.items():
-            for name in names:
-                where[name].append(ns)
-        return where
-
     def namespace_problem(self, ns: str) -> Optional[str]:
         if ns in self.namespaces:
             return None

@@ -157,33 +157,17 @@ def render(scenario: Scenario, run_id: Union[str, None] = None, capture_state: b
     if not re.fullmatch(r"[0-9a-f]{6}", run_id):
         raise ValueError(f"run id {run_id!r} is not six hex digits")
     prefix = f"nh{run_id}-"
-    namespaces = {name: prefix + name for name in scenario.namespaces}
-    ends = [end for pair in scenario.veths for end in (pair, pair.peer)]
-    addresses = _addresses(scenario, ends)
-    plan = plan_steps(scenario)
     marker = ShellSafe(f"{MARKER_WORD}:{run_id}")
-    base_sysctls = base_namespace_sysctls(addresses)
-    context = dict(
-        scenario=scenario,
-        ns=namespaces,
-        ends=ends,
-        addresses=addresses,
-        base_sysctls=base_sysctls,
-        plan=plan,
-        run_id=run_id,
-        prefix=prefix,
-        marker=marker,
-        version=__version__,
-        capture_state=capture_state,
-    )
+    context = _topology_context(scenario, {name: prefix + name for name in scenario.namespaces})
+    context.update(run_id=run_id, prefix=prefix, marker=marker, capture_state=capture_state)
     env = environment()
     return RenderedScenario(
         scenario=scenario,
         run_id=run_id,
         prefix=prefix,
         marker=str(marker),
-        namespaces=namespaces,
-        plan=plan,
+        namespaces=context["ns"],
+        plan=context["plan"],
         setup=env.get_template("setup.sh.j2").render(context),
         teardown=env.get_template("teardown.sh.j2").render(context),
         run=env.get_template("run.sh.j2").render(context),
@@ -206,16 +190,23 @@ def render_repro(scenario: Scenario, check_names: dict[str, str]) -> str:
     """
     # The prefix is chosen at run time: names become "${H_PREFIX}client" (names are [A-Za-z0-9_-]).
     namespaces = {name: ShellSafe(f'"${{H_PREFIX}}{name}"') for name in scenario.namespaces}
+    context = _topology_context(scenario, namespaces)
+    return environment().get_template("repro.sh.j2").render(context, names=check_names)
+
+
+def _topology_context(scenario: Scenario, namespaces: dict[str, str]) -> dict:
+    """What the set-up, step and check templates need, for namespace names ``namespaces``."""
     ends = [end for pair in scenario.veths for end in (pair, pair.peer)]
-    addresses = _addresses(scenario, ends)
-    return environment().get_template("repro.sh.j2").render(
+    addresses = scenario_addresses(scenario)
+    return dict(
         scenario=scenario, ns=namespaces, ends=ends, addresses=addresses,
-        base_sysctls=base_namespace_sysctls(addresses),
-        plan=plan_steps(scenario), names=check_names, version=__version__,
+        base_sysctls=base_namespace_sysctls(addresses), plan=plan_steps(scenario), version=__version__,
     )
 
 
-def _addresses(scenario: Scenario, ends: list) -> list[AddressSpec]:
+def scenario_addresses(scenario: Scenario) -> list[AddressSpec]:
+    """Every address the scenario gives: on veth ends, on bridges, and in ``addresses``."""
+    ends = [end for pair in scenario.veths for end in (pair, pair.peer)]
     addresses = [AddressSpec(e.namespace, e.name, a) for e in ends for a in e.addresses]
     addresses += [AddressSpec(b.namespace, b.name, a) for b in scenario.bridges for a in b.addresses]
     addresses += [AddressSpec(a.namespace, a.dev, a.address) for a in scenario.addresses]
