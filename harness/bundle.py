@@ -57,12 +57,10 @@ def harness_commit() -> Optional[str]:
 
 def _parsed(check: CheckResult) -> Any:
     """The parsed tool output of a check (ping: iputils summary and replies; route/path: iproute2 routes)."""
-    try:
-        if check.kind == "ping":
-            return parse_ping(check.stdout + check.stderr).to_dict()
-        return [r.to_dict() for r in parse_routes(check.stdout, tool="ip-route")]
-    except (ParseError, ValueError):
-        return None
+    from harness.checks import CHECK_KINDS
+
+    kind = CHECK_KINDS.get(check.kind)
+    return kind.parse_output(check.stdout, check.stderr) if kind else None
 
 
 def _scenario_text(scenario: Scenario, file: str) -> str:

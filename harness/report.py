@@ -17,14 +17,14 @@ def _indent(text: str, by: int) -> str:
 
 
 def _observed_brief(check: CheckResult) -> str:
-    """A few words on what a passing check saw: replies, TTL, RTT."""
-    o = check.observed
-    if check.kind == "ping" and o.get("received"):
-        words = [f"{o['received']}/{o['transmitted']} replies"]
-        words += [f"ttl {','.join(map(str, o['ttl']))}"] if o.get("ttl") else []
-        words += [f"rtt max {o['rtt_max_ms']} ms"] if o.get("rtt_max_ms") is not None else []
-        return ", ".join(words)
-    return ""
+    """A few words on what a passing check saw (its kind's ``brief``), and how long ``within`` took."""
+    from harness.checks import CHECK_KINDS
+
+    kind = CHECK_KINDS.get(check.kind)
+    words = [kind.brief(check.observed)] if kind else []
+    if check.tries > 1:
+        words.append(f"held after {check.duration_s:.2f} s, {check.tries} tries")
+    return ", ".join(w for w in words if w)
 
 
 def format_check(check: CheckResult, verbose: bool = False) -> str:

@@ -9,19 +9,17 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from harness.checks import ERROR, FAIL, PASS, SKIP, XFAIL, XPASS, Verdict, judge, status_of
-from harness.facts import Facts, expected_failure, needs, probe_tools, unmet_needs
-from harness.model import Check, Scenario
+from harness.facts import Facts, expected_failure, needs, probe_features, probe_tools, unmet_needs
+from harness.model import Scenario
 from harness.protocol import CheckOutput, RunOutput, parse_run_output
-from harness.render import RenderedScenario, render
+from harness.render import RenderedScenario, render, script_timeout
 from harness.targets.base import ExecResult, Target, TargetError
-
-# Time a run script may take beyond its checks' own deadlines (set-up, tear-down), seconds.
-SCRIPT_OVERHEAD_S = 60
 
 
 @dataclass
 class CheckResult:
-    """One check's verdict with the raw material it was judged on (durations in seconds)."""
+    """One check's verdict with the raw material it was judged on (durations in seconds; ``tries``:
+    how many times it ran, more than 1 only with ``within``)."""
 
     id: str
     name: str
@@ -36,6 +34,10 @@ class CheckResult:
     stdout: str = ""
     stderr: str = ""
     duration_s: float = 0.0
+    tries: int = 1
+    # Whether the run script's screen saw the check hold (it drives `within` and repro.sh; the
+    # judge above has the last word); None when the check never ran.
+    screen_held: Optional[bool] = None
 
 
 @dataclass
@@ -67,40 +69,6 @@ class ScenarioResult:
         return [c for c in self.checks if c.status != PASS]
 
 
-def check_name(check: Check) -> str:
-    """A readable default name: ``ping client -> 192.168.100.1``, ``route client default via X``."""
-    if check.name:
-        return check.name
-    c = check.spec
-    if check.kind == "ping":
-        words = [f"ping {c.from_} -> {c.to}"]
-        words += [f"from {c.source or c.interface}"] if (c.source or c.interface) else []
-        words += [f"vrf {c.vrf}"] if c.vrf else []
-        words += [f"ttl={c.ttl}"] if c.ttl else []
-        words += ["unreachable"] if c.expect == "unreachable" else []
-    elif check.kind == "route":
-        words = [f"route {c.namespace} {c.dst}"]
-        words += [f"via {c.via}"] if c.via else []
-        words += [f"dev {c.dev}"] if c.dev else []
-        words += [f"table {c.table}"] if c.table is not None else []
-        words += [f"vrf {c.vrf}"] if c.vrf else []
-        words += [c.expect]
-    else:
-        words = [f"path {c.namespace} -> {c.to}"]
-        words += [f"via {c.via}"] if c.via else []
-        words += [f"dev {c.dev}"] if c.dev else []
-        words += ["unreachable"] if c.expect == "unreachable" else []
-    return " ".join(words)
-
-
-def script_timeout(scenario: Scenario) -> float:
-    """Seconds the run script may take: the checks' deadlines, step by step, plus set-up slack."""
-    total = SCRIPT_OVERHEAD_S
-    for step in scenario.all_steps:
-        total += max((c.spec.deadline if c.kind == "ping" else 5 for c in step.checks), default=0)
-    return total
-
-
 # Kernel log lines worth a human's eye even when every check passed.
 KERNEL_TROUBLE = re.compile(r"WARNING:|BUG:|Oops|general protection fault|Call Trace:|kernel panic|RIP:")
 
@@ -114,20 +82,25 @@ def judge_output(rendered: RenderedScenario, result: ExecResult, output: RunOutp
     """Judge every planned check from the split script output; checks that never ran are ERROR."""
     results = []
     for planned in rendered.plan:
-        for check_id, check in planned.checks:
-            got: Optional[CheckOutput] = output.checks.get(check_id)
+        for check in planned.checks:
+            got: Optional[CheckOutput] = output.checks.get(check.id)
             if got is None:
-                verdict = Verdict(ERROR, {}, {}, _why_not_run(output, planned.index, result))
-                got = CheckOutput(check_id, -1, "", "", "", 0.0)
+                verdict = Verdict(ERROR, check.spec.expected(), {}, _why_not_run(output, planned.index, result))
+                got = CheckOutput(check.id, -1, "", "", "", 0.0)
             else:
-                verdict = judge(check, got)
+                verdict = judge(check.spec, got)
+                if check.within and verdict.status == PASS:
+                    verdict.observed["held_after_s"] = round(got.duration_s, 3)
+            if got.tries > 1:
+                verdict.observed["tries"] = got.tries
             results.append(
                 CheckResult(
-                    id=check_id, name=check_name(check), kind=check.kind, step=planned.name,
+                    id=check.id, name=check.name, kind=check.kind, step=planned.name,
                     status=verdict.status, reason=verdict.reason, expected=verdict.expected,
                     observed=verdict.observed, command=got.command,
                     exit_code=None if got.exit_code < 0 else got.exit_code,
-                    stdout=got.stdout, stderr=got.stderr, duration_s=got.duration_s,
+                    stdout=got.stdout, stderr=got.stderr, duration_s=got.duration_s, tries=got.tries,
+                    screen_held=got.held,
                 )
             )
     return results
@@ -159,8 +132,10 @@ def run_scenario(
     """
     result = ScenarioResult(name=scenario.name, file=str(file), status=PASS, description=scenario.description)
     if facts is not None:
-        probe_tools(target, facts, needs(scenario)[2])
-        reasons = unmet_needs(scenario, facts)
+        _kernel, features, tools = needs(scenario)
+        probe_tools(target, facts, tools)
+        probe_features(target, facts, features, scenario.requires.modules)
+        reasons = unmet_needs(scenario, facts, loads_modules=getattr(target, "disposable", False))
         if reasons:
             result.status, result.reason = SKIP, "; ".join(reasons)
             return result
