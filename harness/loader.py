@@ -71,8 +71,9 @@ def _compose_with_lines(text: str) -> tuple[Any, dict[Loc, int]]:
         def construct(n: yaml.Node, loc: Loc) -> Any:
             try:
                 return loader.construct_object(n, deep=True)
-            except ValueError as exc:  # e.g. an integer of thousands of digits
-                raise _Bad(n.start_mark.line + 1, loc, f"unreadable value: {exc}; write a shorter one") from None
+            except ValueError:  # e.g. an integer of thousands of digits
+                raise _Bad(n.start_mark.line + 1, loc, f"{str(n.value)[:20]}... ({len(str(n.value))} characters) "
+                                                       "is far out of range: write a value the field takes") from None
 
         def walk(n: yaml.Node, loc: Loc, path: tuple) -> Any:
             budget[0] -= 1
@@ -222,6 +223,8 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
         raise ScenarioError([Problem(file, line, "", f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
     if not isinstance(data, dict):
         raise ScenarioError([Problem(file, 1, "", "a scenario file is a mapping with 'name', 'namespaces' and checks")])
+    # Top-level keys starting with "x-" are the author's own (a place for YAML anchors), as in Compose files.
+    data = {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as err:
@@ -232,4 +235,5 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
     ]
     if problems:
         raise ScenarioError(problems)
+    scenario._lines = lines
     return scenario

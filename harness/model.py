@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterator, Literal, Optional
 
-from pydantic import Field, create_model, field_validator, model_validator
+from pydantic import Field, PrivateAttr, create_model, field_validator, model_validator
 
 from harness.actions import SETUP_SECTIONS, STEP_SECTIONS, Action
 from harness.checks import USER_CHECK_KINDS, CheckSpec
@@ -167,6 +167,8 @@ class ScenarioBase(Model):
 
     name: str = Field(pattern=NAME_PATTERN)
     description: str = Field("", max_length=4000)
+    # The line of each field path in the file it was read from (set by the loader).
+    _lines: dict = PrivateAttr(default_factory=dict)
     requires: Requires = Field(default_factory=Requires)
     xfail: Optional[ExpectedFailure] = None
     defaults: Defaults = Field(default_factory=Defaults)
@@ -210,6 +212,13 @@ class ScenarioBase(Model):
         for index in range(len(self.all_steps)):
             out += self.step_items(index)
         return out
+
+    def source_line(self, loc: tuple) -> Optional[int]:
+        """The line of the file the field at ``loc`` (or its nearest enclosing field) was read from."""
+        for cut in range(len(loc), -1, -1):
+            if loc[:cut] in self._lines:
+                return self._lines[loc[:cut]]
+        return None
 
     def namespace_names(self) -> list[str]:
         """Every namespace the scenario creates, in set-up or in a step, in order."""

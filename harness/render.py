@@ -247,7 +247,7 @@ def render_changes(items: list[Item], r: RenderContext, step_index: Optional[int
             if not action.expect_error:
                 text = _macro(action, phase, r)
                 if text.strip():
-                    changes.append(Change(ShellSafe(text)))
+                    changes.append(Change(ShellSafe(_tagged(text, item, r.scenario))))
                 continue
             if phase != phases[0]:
                 continue  # a change that must be refused runs whole, at its first phase
@@ -258,6 +258,28 @@ def render_changes(items: list[Item], r: RenderContext, step_index: Optional[int
             refusals.append(check)
             changes.append(Change(ShellSafe(text), check))
     return changes, refusals
+
+
+SOURCE_TAG = "# scenario line"
+_SOURCE_TAG_RE = re.compile(r"# scenario line (\d+|\?): (\S+)$")
+
+
+def _tagged(text: str, item: Item, scenario: Scenario) -> str:
+    """Each command line with a comment naming the scenario line and field it comes from, so
+    that a command that fails is reported where the user wrote it (see ``source_of_line``)."""
+    from harness.loader import format_loc
+
+    tag = f"  {SOURCE_TAG} {scenario.source_line(item.loc) or '?'}: {format_loc(item.loc)}"
+    return "".join(line + tag + "\n" if line.strip() else line + "\n" for line in text.splitlines())
+
+
+def source_of_line(script: str, line_no: int) -> Optional[str]:
+    """``scenario line 23: routes[1]`` for the command on line ``line_no`` of a rendered script, if tagged."""
+    lines = script.splitlines()
+    if not 1 <= line_no <= len(lines):
+        return None
+    found = _SOURCE_TAG_RE.search(lines[line_no - 1])
+    return f"scenario line {found[1]}: {found[2]}" if found else None
 
 
 def _macro(action: Action, phase: str, r: RenderContext) -> str:

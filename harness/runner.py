@@ -12,7 +12,7 @@ from harness.checks import ERROR, FAIL, PASS, SKIP, XFAIL, XPASS, Verdict, judge
 from harness.facts import Facts, expected_failure, needs, probe_features, probe_tools, unmet_needs
 from harness.model import Scenario
 from harness.protocol import CheckOutput, RunOutput, parse_run_output
-from harness.render import RenderedScenario, render, script_timeout
+from harness.render import RenderedScenario, render, script_timeout, source_of_line
 from harness.targets.base import ExecResult, Target, TargetError
 
 
@@ -85,7 +85,7 @@ def judge_output(rendered: RenderedScenario, result: ExecResult, output: RunOutp
         for check in planned.checks:
             got: Optional[CheckOutput] = output.checks.get(check.id)
             if got is None:
-                verdict = Verdict(ERROR, check.spec.expected(), {}, _why_not_run(output, planned.index, result))
+                verdict = Verdict(ERROR, check.spec.expected(), {}, _why_not_run(output, planned.index, rendered, result))
                 got = CheckOutput(check.id, -1, "", "", "", 0.0)
             else:
                 verdict = judge(check.spec, got)
@@ -106,13 +106,26 @@ def judge_output(rendered: RenderedScenario, result: ExecResult, output: RunOutp
     return results
 
 
-def _why_not_run(output, step_index: int, result: ExecResult) -> str:
-    # The failing command's own message, then the script's "command failed at line N: CMD".
-    last_error = " | ".join([l.strip() for l in result.stderr.splitlines() if l.strip()][-2:])
+def failed_change(rendered: RenderedScenario, stderr: str) -> str:
+    """What stopped a run script: the failing command's own message and where the scenario
+    says it (``scenario line 23: routes[1]``), from the script's ERR trap line."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    trap = next((i for i in range(len(lines) - 1, -1, -1) if re.match(r"netns-harness: command failed", lines[i])), None)
+    if trap is None:
+        return " | ".join(lines[-2:])
+    found = re.search(r"at line (\d+): (.*)$", lines[trap])
+    source = source_of_line(rendered.run, int(found[1])) if found else None
+    message = " | ".join(lines[max(0, trap - 4):trap]) or "(no message)"
+    command = found[2] if found else lines[trap]
+    return f"{message} [{source or 'the script'}: {command}]"
+
+
+def _why_not_run(output, step_index: int, rendered: RenderedScenario, result: ExecResult) -> str:
+    why = failed_change(rendered, result.stderr)
     if output.last_step is None or output.last_step < step_index:
         where = "set-up" if output.last_step is None else f"step {output.last_step + 1}"
-        return f"not run: the script stopped in {where} (exit code {result.exit_code}): {last_error}"
-    return f"not run: the script stopped during this step (exit code {result.exit_code}): {last_error}"
+        return f"not run: the script stopped in {where} (exit code {result.exit_code}): {why}"
+    return f"not run: the script stopped during this step (exit code {result.exit_code}): {why}"
 
 
 def run_scenario(
@@ -164,7 +177,7 @@ def run_scenario(
         result.reason = next(c.reason for c in result.checks if c.status == ERROR)
     elif executed.exit_code != 0:
         result.status = ERROR
-        result.reason = f"the run script exited {executed.exit_code}: {executed.stderr.strip()[-500:]}"
+        result.reason = f"the run script exited {executed.exit_code}: {failed_change(rendered, executed.stderr)[-500:]}"
     known_bug = expected_failure(scenario, facts)
     if known_bug and result.status in (PASS, FAIL):
         # A declared known bug: failing is expected (XFAIL); passing is news (XPASS).
