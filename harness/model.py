@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Iterator, Literal, Optional
 
 from pydantic import Field, PrivateAttr, create_model, field_validator, model_validator
@@ -184,7 +185,7 @@ class ScenarioBase(Model):
                                      "(make the change in a step)")
         return self
 
-    @property
+    @cached_property
     def all_steps(self) -> list[Any]:
         """Steps in run order, the top-level checks first as their own step."""
         first = [Step(name="checks", checks=self.checks)] if self.checks else []
@@ -195,23 +196,28 @@ class ScenarioBase(Model):
         """1 when the top-level checks form step 0 of ``all_steps``, else 0."""
         return 1 if self.checks else 0
 
+    @cached_property
+    def _items_by_step(self) -> list[list[Item]]:
+        # Computed once: validation, rendering and the feature probe all walk the items.
+        steps = self.all_steps
+        out = [list(section_items(self, SETUP_SECTIONS, (), None))]
+        for index, step in enumerate(steps):
+            written = index - self.first_step_offset
+            prefix = ("steps", written) if written >= 0 else ("checks",)
+            out.append(list(section_items(step, STEP_SECTIONS, prefix, index)))
+        return out
+
     def setup_items(self) -> list[Item]:
         """The set-up's changes (top-level sections), derived items included."""
-        return list(section_items(self, SETUP_SECTIONS, (), None))
+        return list(self._items_by_step[0])
 
     def step_items(self, index: int) -> list[Item]:
         """The changes of ``all_steps[index]``, derived items included."""
-        step = self.all_steps[index]
-        written = index - self.first_step_offset
-        prefix = ("steps", written) if written >= 0 else ("checks",)
-        return list(section_items(step, STEP_SECTIONS, prefix, index))
+        return list(self._items_by_step[index + 1])
 
     def items(self) -> list[Item]:
         """Every change of the scenario: set-up first, then step by step."""
-        out = self.setup_items()
-        for index in range(len(self.all_steps)):
-            out += self.step_items(index)
-        return out
+        return [item for items in self._items_by_step for item in items]
 
     def source_line(self, loc: tuple) -> Optional[int]:
         """The line of the file the field at ``loc`` (or its nearest enclosing field) was read from."""
