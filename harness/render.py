@@ -308,12 +308,14 @@ def script_timeout(scenario: Scenario) -> float:
     return total
 
 
-def render(scenario: Scenario, run_id: Union[str, None] = None, capture_state: bool = False) -> RenderedScenario:
+def render(scenario: Scenario, run_id: Union[str, None] = None, capture_state: bool = False,
+           load_modules: tuple[str, ...] = ()) -> RenderedScenario:
     """Render ``scenario`` for one run; ``run_id`` defaults to a fresh ``new_run_id()``.
 
     The run script keeps each namespace's state after a step whose checks look off (a
     check's screen says it does not hold), and when it stops on an error; ``capture_state``
-    keeps it after every step.
+    keeps it after every step. ``load_modules``: kernel modules the script loads first (only
+    on a disposable target: loading one changes the whole kernel).
 
     Raises ``ValueError`` for a run id that is not six hex digits, ``jinja2.TemplateError``
     when a template is broken (a harness bug, not bad input).
@@ -324,7 +326,8 @@ def render(scenario: Scenario, run_id: Union[str, None] = None, capture_state: b
     prefix = f"nh{run_id}-"
     marker = ShellSafe(f"{MARKER_WORD}:{run_id}")
     context = script_context(scenario, {name: prefix + name for name in scenario.namespace_names()})
-    context.update(run_id=run_id, prefix=prefix, marker=marker, capture_state=capture_state)
+    context.update(run_id=run_id, prefix=prefix, marker=marker, capture_state=capture_state,
+                   load_modules=list(load_modules))
     env = environment()
     return RenderedScenario(
         scenario=scenario,

@@ -148,11 +148,13 @@ def run_scenario(
         _kernel, features, tools = needs(scenario)
         probe_tools(target, facts, tools)
         probe_features(target, facts, features, scenario.requires.modules)
-        reasons = unmet_needs(scenario, facts, loads_modules=getattr(target, "disposable", False))
+        reasons = unmet_needs(scenario, facts, loads_modules=target.disposable)
         if reasons:
             result.status, result.reason = SKIP, "; ".join(reasons)
             return result
-    rendered = render(scenario, run_id, capture_state=capture_state)
+    disposable = target.disposable
+    rendered = render(scenario, run_id, capture_state=capture_state,
+                      load_modules=tuple(scenario.requires.modules) if disposable else ())
     result.run_id = rendered.run_id
     start = time.monotonic()
     try:

@@ -51,6 +51,7 @@ class VagrantTarget(Target):
     """
 
     name = "vagrant"
+    disposable = True
 
     def __init__(
         self,
