@@ -57,6 +57,8 @@ class ScenarioResult:
     state: dict[str, str] = field(default_factory=dict)
     kernel_log: str = ""
     kernel_warnings: list[str] = field(default_factory=list)
+    # Seconds each phase of the run script took: "setup", "step 0", "step 1", ..., "teardown".
+    phases: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the namespace state dumps (large; bundles keep them as files)."""
@@ -104,6 +106,16 @@ def judge_output(rendered: RenderedScenario, result: ExecResult, output: RunOutp
                 )
             )
     return results
+
+
+def phase_durations(marks: dict[str, float]) -> dict[str, float]:
+    """Seconds from each phase mark to the next (``{"setup": 0.08, "step 0": 0.05, ..., "teardown": 0.02}``)."""
+    order = sorted((t, name) for name, t in marks.items())
+    out = {}
+    for (start, name), (end, _next) in zip(order, order[1:]):
+        if name not in ("done", "teardown end"):
+            out[name] = round(end - start, 3)
+    return out
 
 
 def failed_change(rendered: RenderedScenario, stderr: str) -> str:
@@ -171,6 +183,7 @@ def run_scenario(
     result.script_exit_code, result.script_stderr = executed.exit_code, executed.stderr
     output = parse_run_output(executed.stdout, rendered.marker)
     result.checks = judge_output(rendered, executed, output)
+    result.phases = phase_durations(output.marks)
     result.state = {name[6:]: text for name, text in output.sections.items() if name.startswith("state/")}
     result.kernel_log = output.sections.get("kernel-log", "")
     result.kernel_warnings = kernel_warnings(result.kernel_log)
