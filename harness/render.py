@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ipaddress
 import math
-import os
 import re
 import secrets
 import shlex
@@ -48,8 +47,10 @@ def _family(route: Route) -> ShellSafe:
 
 
 def templates_dir() -> Path:
-    """The ``templates/`` folder: ``$HARNESS_TEMPLATES`` or the repository's own."""
-    return Path(os.environ.get("HARNESS_TEMPLATES") or Path(__file__).resolve().parent.parent / "templates")
+    """The templates folder: ``$HARNESS_TEMPLATES``, the installed package's copy, or the checkout's ``templates/``."""
+    from harness.resources import templates_dir as find
+
+    return find()
 
 
 @lru_cache(maxsize=None)
