@@ -30,9 +30,12 @@ class CustomBuildHook(BuildHookInterface):
     def initialize(self, version: str, build_data: dict) -> None:
         if version == "editable":
             return
+        recorded = Path(self.root) / "harness" / "_build.json"
         toplevel = _git(self.root, "rev-parse", "--show-toplevel")
         # Only the checkout this pyproject.toml lives in, never a repository around it.
         if not toplevel or os.path.realpath(toplevel) != os.path.realpath(self.root):
+            if recorded.is_file():  # an unpacked sdist: keep what its build recorded
+                build_data["force_include"][str(recorded)] = "harness/_build.json"
             return
         commit = _git(self.root, "rev-parse", "HEAD")
         if not commit:
