@@ -44,6 +44,7 @@ _WORKER_OUTPUT_KEY = "netns_harness_results"
 # Marker names for the kernel features a scenario needs (harness.facts.needs), for -m.
 FEATURE_MARKERS = ("netns", "veth", "vrf", "bridge", "nftables", "ipv6")
 
+
 def setting(config: pytest.Config, name: str) -> Any:
     """An option's value (``harness.pytest_settings``): the command line, else the ini setting, else None."""
     value = config.getoption(name, None)
@@ -76,7 +77,7 @@ class SessionState:
     facts: Any = None
     target_error: Optional[str] = None
     results: list = field(default_factory=list)
-    shipped: list = field(default_factory=list)   # controller: (results, target) from workers
+    shipped: list = field(default_factory=list)  # controller: {"results", "target"} from each worker
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -182,6 +183,7 @@ class InvalidScenario(pytest.Item):
 
     def __init__(self, *, error: ScenarioError, **kwargs):
         super().__init__(**kwargs)
+        self.funcargs: dict = {}  # as CheckItem's
         self.error = error
 
     def runtest(self) -> None:
@@ -208,6 +210,8 @@ class CheckItem(pytest.Item):
 
     def __init__(self, *, check_id: str, kernel: Optional[str] = None, **kwargs):
         super().__init__(**kwargs)
+        # No fixtures; but pytest-embedded's pytest_runtest_call reads item.funcargs of every item.
+        self.funcargs: dict = {}
         self.check_id = check_id
         self.kernel = kernel  # a --harness-kernels id, or None for the session's one target
 

@@ -12,13 +12,20 @@ import pytest
 
 from conftest import REPO, SCENARIOS, harness_namespaces, needs_root
 
-# A stand-in for plugins that own unprefixed options: pytest-embedded has --target,
-# pytest-testinfra --hosts and --connection. Ours must not clash with them.
+# A stand-in for plugins that share the venv: pytest-embedded has --target and reads
+# item.funcargs of every item, pytest-testinfra has --hosts and --connection.
+# (.ci/wheel-smoke.sh installs the real ones beside the plugin.)
 NEIGHBOUR_PLUGIN = '''
+import pytest
+
 def pytest_addoption(parser):
     parser.addoption("--target", default=None)
     parser.addoption("--hosts", default=None)
     parser.addoption("--connection", default=None)
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_call(item):
+    assert "dut" not in item.funcargs
 '''
 
 
