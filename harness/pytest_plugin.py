@@ -155,8 +155,8 @@ class ScenarioFile(pytest.File):
             yield InvalidScenario.from_parent(self, name="invalid scenario", error=err)
             return
         self.scenario = scenario
-        # kernel (None: the session's target) -> (ScenarioResult, its bundle or None)
-        self.runs: dict[Optional[str], tuple[Any, Optional[Path]]] = {}
+        # kernel (None: the session's target) -> (ScenarioResult, its bundle or None), or what the run raised
+        self.runs: dict[Optional[str], Any] = {}
         _kernel, features, _tools = needs(scenario)
         for kernel in _matrix(self.config).kernel_ids(self.config):
             for check_id, name in check_items_names(scenario):
@@ -165,7 +165,8 @@ class ScenarioFile(pytest.File):
                 for feature in features:
                     if feature in FEATURE_MARKERS:
                         item.add_marker(feature)
-                item.add_marker(pytest.mark.xdist_group(name=kernel or str(self.path)))
+                if self.config.pluginmanager.hasplugin("xdist"):  # --dist loadgroup: one kernel or file per worker
+                    item.add_marker(pytest.mark.xdist_group(name=kernel or str(self.path)))
                 yield item
 
     def result(self, kernel: Optional[str]) -> tuple[Any, Optional[Path]]:

@@ -74,6 +74,9 @@ def test_features_are_markers(project):
     items = collected(proc)
     assert items and not [i for i in items if "vrf.yaml" in i]
     assert pytest_in(project, "--collect-only", "-q", "-m", "vrf").stdout.count("vrf.yaml::") == 9
+    # Without pytest-xdist, no xdist_group marks (pytest would warn about an unknown mark).
+    proc = pytest_in(project, "--collect-only", "-q", "-p", "no:xdist", "-W", "error::pytest.PytestUnknownMarkWarning")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_a_file_named_on_the_command_line_is_collected_anywhere(project):
