@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import tarfile
 from pathlib import Path
 from typing import Any, Optional
@@ -34,6 +33,7 @@ from harness.facts import Facts
 from harness.model import Scenario
 from harness.parsers import ParseError, parse_ping, parse_routes
 from harness.render import render, render_repro
+from harness.resources import harness_commit
 from harness.runner import CheckResult, ScenarioResult
 
 # Outcomes that get a bundle without being asked; where bundles go by default.
@@ -43,16 +43,6 @@ DEFAULT_BUNDLE_DIR = "results/bundles"
 # Keys of a target's description that say what the target is, not who runs it.
 TARGET_KEYS = ("target", "box", "box_version", "provider", "provider_version", "vagrant_version",
                "vagrant_libvirt_version")
-REPO = Path(__file__).resolve().parents[1]
-
-
-def harness_commit() -> Optional[str]:
-    """The git commit of the harness checkout, or None outside a git checkout."""
-    try:
-        out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() or None
 
 
 def _parsed(check: CheckResult) -> Any:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import secrets
 import shlex
@@ -70,8 +69,10 @@ def _finalize(value: Any) -> str:
 
 
 def templates_dir() -> Path:
-    """The ``templates/`` folder: ``$HARNESS_TEMPLATES`` or the repository's own."""
-    return Path(os.environ.get("HARNESS_TEMPLATES") or Path(__file__).resolve().parent.parent / "templates")
+    """The templates folder: ``$HARNESS_TEMPLATES``, the installed package's copy, or the checkout's ``templates/``."""
+    from harness.resources import templates_dir as find
+
+    return find()
 
 
 @lru_cache(maxsize=None)
@@ -297,6 +298,11 @@ def plan_steps(scenario: Scenario, r: RenderContext) -> list[PlannedStep]:
                   for j, check in enumerate(step.checks)]
         plan.append(PlannedStep(i, step.name or f"step {i + 1}", changes, refusals + checks))
     return plan
+
+
+def check_plan(scenario: Scenario) -> list[PlannedStep]:
+    """The steps with their checks (ids, names, refusals included) as a run will have them."""
+    return plan_steps(scenario, RenderContext(scenario, {n: n for n in scenario.namespace_names()}))
 
 
 def script_timeout(scenario: Scenario) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any, Iterable
@@ -72,13 +73,25 @@ def summary_line(results: Iterable[ScenarioResult]) -> str:
     return ", ".join([line, *extra])
 
 
+# Version of the results file's layout (``harness schema results``): raised when a field is
+# renamed or removed; adding a field keeps it.
+SCHEMA_VERSION = 1
+
+
 def write_json(path: Path, results: list[ScenarioResult], target: dict[str, Any]) -> None:
-    """Write the results file: harness version, target facts, and per-scenario, per-check results."""
+    """Write the results file (``-``: standard output): schema version, harness version, target
+    facts, and per-scenario, per-check results."""
     document = {
+        "schema_version": SCHEMA_VERSION,
         "harness_version": __version__,
         "target": target,
         "summary": summary_line(results),
         "scenarios": [r.to_dict() for r in results],
     }
-    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    text = json.dumps(document, indent=2) + "\n"
+    if str(path) == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        path.write_text(text, encoding="utf-8")
 
