@@ -13,7 +13,7 @@ import ipaddress
 import re
 from typing import Annotated, Any, NamedTuple, Optional, Union
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 IFNAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,15}")
 NSNAME_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -168,15 +168,27 @@ def _reject_float(value: Any) -> Any:
     return value
 
 
-IfName = Annotated[str, AfterValidator(_ifname)]
-NsName = Annotated[str, AfterValidator(_nsname)]
-IpAddress = Annotated[str, AfterValidator(_ip)]
-InterfaceAddress = Annotated[str, AfterValidator(_interface_address)]
-Network = Annotated[str, AfterValidator(_network)]
-Destination = Annotated[str, AfterValidator(_destination)]
-Selector = Annotated[str, AfterValidator(_prefix_or_address)]
-Mac = Annotated[str, AfterValidator(_mac)]
-SysctlKey = Annotated[str, AfterValidator(_sysctl_key)]
+# What the schema (harness schema scenario) can say of each: a pattern an editor checks as
+# you type; the validators above have the last word and the friendlier messages.
+_IP = r"(\d{1,3}(\.\d{1,3}){3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)(%[A-Za-z0-9_.-]{1,15})?"
+
+
+def _schema(pattern: str, description: str) -> WithJsonSchema:
+    return WithJsonSchema({"type": "string", "pattern": f"^({pattern})$", "description": description})
+
+
+IfName = Annotated[str, AfterValidator(_ifname), _schema(IFNAME_RE.pattern, "interface name")]
+NsName = Annotated[str, AfterValidator(_nsname), _schema(NSNAME_RE.pattern, "namespace name")]
+IpAddress = Annotated[str, AfterValidator(_ip), _schema(_IP, "IPv4 or IPv6 address")]
+InterfaceAddress = Annotated[str, AfterValidator(_interface_address),
+                             _schema(_IP + r"/\d{1,3}", "address with prefix length, e.g. 10.0.0.1/24")]
+Network = Annotated[str, AfterValidator(_network), _schema(_IP + r"/\d{1,3}", "network, e.g. 10.0.0.0/24")]
+Destination = Annotated[str, AfterValidator(_destination),
+                        _schema(r"default|" + _IP + r"/\d{1,3}", "default, or a network such as 10.0.0.0/24")]
+Selector = Annotated[str, AfterValidator(_prefix_or_address),
+                     _schema(r"all|" + _IP + r"(/\d{1,3})?", "all, an address or a network")]
+Mac = Annotated[str, AfterValidator(_mac), _schema(MAC_RE.pattern, "unicast MAC address")]
+SysctlKey = Annotated[str, AfterValidator(_sysctl_key), _schema(SYSCTL_RE.pattern, "a net.* sysctl")]
 SysctlValue = Annotated[Union[int, str], AfterValidator(_sysctl_value)]
 Regex = Annotated[str, AfterValidator(_regex)]
 Table = Annotated[Union[int, str], AfterValidator(_table)]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Iterator, Literal, Optional
 
-from pydantic import Field, PrivateAttr, create_model, field_validator, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, create_model, field_validator, model_validator
 
 from harness.actions import SETUP_SECTIONS, STEP_SECTIONS, Action
 from harness.checks import USER_CHECK_KINDS, CheckSpec
@@ -99,6 +99,10 @@ def _section_fields(sections: dict[str, type[Action]], required: tuple[str, ...]
 
 class CheckBase(Model):
     """A check: exactly one check kind (``ping``, ``route`` ...), an optional ``name`` and ``within``."""
+
+    # For the JSON Schema: exactly one kind's key is given.
+    model_config = ConfigDict(json_schema_extra=lambda schema: schema.update(
+        oneOf=[{"required": [kind]} for kind in USER_CHECK_KINDS]))
 
     name: Optional[str] = Field(None, pattern=r"^[^\x00-\x1f\x7f|`]{1,120}$")
     within: Optional[Seconds] = Field(None, description="retry until the check holds, for at most this many "

@@ -51,6 +51,8 @@ def scenario_schema() -> dict[str, Any]:
 
     schema = Scenario.model_json_schema(by_alias=True, mode="validation")
     _nothing_means_defaults(schema)
+    # Top-level keys starting with "x-" are the author's (a place for YAML anchors).
+    schema["patternProperties"] = {"^x-": {}}
     return {"$schema": JSON_SCHEMA_DIALECT, "title": "netns-harness scenario", **schema}
 
 
