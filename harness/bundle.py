@@ -31,7 +31,6 @@ from harness import __version__
 from harness.diagram import mermaid
 from harness.facts import Facts
 from harness.model import Scenario
-from harness.parsers import ParseError, parse_ping, parse_routes
 from harness.render import render, render_repro
 from harness.resources import harness_commit
 from harness.runner import CheckResult, ScenarioResult

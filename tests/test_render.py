@@ -1,6 +1,5 @@
 """Rendering: scripts are valid bash, use per-run prefixes, and quote every scenario value."""
 
-import shlex
 import subprocess
 import textwrap
 
