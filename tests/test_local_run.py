@@ -40,19 +40,6 @@ def test_facts_name_kernel_and_tools(facts):
     assert facts.features["netns"] and facts.features["veth"]
 
 
-@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
-def test_shipped_scenario_passes(path, target, facts, no_leftovers):
-    result = run_scenario(load_scenario(path), target, file=path, facts=facts)
-    if result.status == "SKIP":
-        # Only a kernel without VRF support may skip, and it must say so.
-        assert path.stem == "vrf" and not facts.features["vrf"], result.reason
-        assert "vrf" in result.reason
-        return
-    assert result.status == "PASS", "\n".join(f"{c.status} {c.name}: {c.reason}\n{c.stdout}{c.stderr}"
-                                              for c in result.checks)
-    assert all(c.status == "PASS" for c in result.checks)
-
-
 def test_ttl_63_through_the_gateway_is_observed(target, facts, no_leftovers):
     path = SCENARIOS / "client-gateway-server.yaml"
     result = run_scenario(load_scenario(path), target, facts=facts)

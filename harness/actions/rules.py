@@ -108,7 +108,9 @@ class RuleFields(Model):
     def words(self) -> list[str]:
         """The rule in ``ip rule`` arguments, selectors then action."""
         out = ["not"] if self.not_ else []
-        pairs = [("pref", self.priority), ("from", self.from_), ("to", self.to), ("tos", self.tos),
+        # iproute2 reads a TOS as hex (rtnl_dsfield_a2n: "16" is 0x16), so write it with 0x.
+        tos = hex(self.tos) if self.tos is not None else None
+        pairs = [("pref", self.priority), ("from", self.from_), ("to", self.to), ("tos", tos),
                  ("fwmark", self.mark_word), ("iif", self.iif), ("oif", self.oif), ("uidrange", self.uidrange),
                  ("ipproto", self.ipproto), ("sport", self.sport), ("dport", self.dport)]
         out += [str(w) for k, v in pairs if v is not None for w in (k, v)]

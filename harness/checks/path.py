@@ -76,8 +76,10 @@ class PathCheck(CheckSpec):
 
     def selectors(self) -> list[tuple[str, Any]]:
         """``ip route get`` arguments describing the packet, in iproute2's words."""
+        # iproute2 reads a TOS as hex (rtnl_dsfield_a2n: "16" is 0x16), so write it with 0x.
+        tos = hex(self.tos) if self.tos is not None else None
         words = [("from", self.source), ("iif", self.iif), ("oif", self.oif), ("vrf", self.vrf),
-                 ("mark", self.mark), ("tos", self.tos), ("uid", self.uid), ("ipproto", self.ipproto),
+                 ("mark", self.mark), ("tos", tos), ("uid", self.uid), ("ipproto", self.ipproto),
                  ("sport", self.sport), ("dport", self.dport)]
         return [(k, v) for k, v in words if v is not None]
 

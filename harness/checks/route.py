@@ -56,7 +56,10 @@ class RouteCheck(CheckSpec):
     def _consistent(self) -> "RouteCheck":
         if self.table is not None and self.vrf is not None:
             raise ValueError("give 'table' or 'vrf', not both")
-        if self.ipv6 is not None and self.family_from_addresses not in (None, self.ipv6):
+        # dst/src fix the family; a next hop only contradicts IPv6 (an IPv4 route may go via inet6)
+        fixed = next((ip_version(v) == 6 for v in (self.dst, self.src) if v and v != "default"), None)
+        if self.ipv6 is not None and (fixed not in (None, self.ipv6)
+                                      or (self.ipv6 and self.via and ip_version(self.via) == 4)):
             raise ValueError(f"ipv6: {str(self.ipv6).lower()} contradicts dst {self.dst}"
                              + (f" / via {self.via}" if self.via else ""))
         return self
