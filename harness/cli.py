@@ -401,6 +401,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     except KeyboardInterrupt:
         print("harness: interrupted; the run's namespaces were removed", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`harness run ... | head`): stop quietly, as a SIGPIPE'd program does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as err:
         print(f"harness: {err}", file=sys.stderr)
         return EXIT_ERROR

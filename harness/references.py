@@ -125,16 +125,17 @@ def _duplicates(scenario) -> Iterator[tuple[Loc, str]]:
     for item in scenario.items():
         action = item.action
         if isinstance(action, DeleteNamespace):
-            for store in (live_links, live_addresses):
-                for key in [k for k in store if k[0] == action.name]:
-                    del store[key]
+            for key in [k for k in live_links if k[0] == action.name]:
+                del live_links[key]
+            for key in [k for k in live_addresses if k[1] == action.name]:
+                del live_addresses[key]
             continue
         if isinstance(action, DeleteLink):
             for key in ((action.namespace, action.name), peers.get((action.namespace, action.name))):
                 live_links.pop(key, None)
             continue
         if isinstance(action, DeleteAddress):
-            live_addresses.pop((action.namespace, vrf_of.get((action.namespace, action.dev)),
+            live_addresses.pop((item.step, action.namespace, vrf_of.get((action.namespace, action.dev)),
                                 str(ipaddress.ip_interface(action.address).ip)), None)
             continue
         if action.expect_error:
@@ -155,7 +156,9 @@ def _duplicates(scenario) -> Iterator[tuple[Loc, str]]:
                     yield item.loc, f"'{port}' is already enslaved to '{masters[key]}'; a link has one master"
                 masters[key] = master
         if isinstance(action, Address):
-            key = (action.namespace, vrf_of.get((action.namespace, action.dev)), action.ip)
+            # Only within the set-up, or within one step: between steps the kernel itself may
+            # have removed the address (IPv6 addresses go when their link goes down).
+            key = (item.step, action.namespace, vrf_of.get((action.namespace, action.dev)), action.ip)
             if key in live_addresses:
                 yield item.loc + ("address",) if item.origin is action else item.loc, (
                     f"address {action.ip} is already given in namespace '{action.namespace}' at "

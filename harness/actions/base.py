@@ -10,7 +10,8 @@ the run's real ones).
 Set-up (the scenario's top-level sections) and every step apply their changes phase by
 phase, in ``PHASES`` order, each phase's items in the order written: deletions first (the
 reverse of creation), then namespaces, sysctls, links, masters, per-interface sysctls, link
-settings, addresses, nexthop objects, routes, rules, firewall rules, traffic control.
+settings, addresses, neighbour entries, nexthop objects, routes, rules, firewall rules, traffic
+control.
 
 An item may say ``expect_error``: the kernel must refuse it. Its commands then run as one
 group whose refusal is judged as a check (PASS when refused with a matching message, FAIL
@@ -28,10 +29,10 @@ from pydantic import Field
 from harness.fields import Model, Ref, Regex
 
 PHASES = (
-    "delete_qdisc", "delete_rule", "delete_route", "delete_nexthop", "delete_address", "delete_link",
-    "delete_namespace",
-    "namespace", "sysctl", "create", "create_stacked", "attach", "if_sysctl", "link", "address", "nexthop",
-    "route", "rule", "firewall", "qdisc",
+    "delete_qdisc", "delete_rule", "delete_route", "delete_nexthop", "delete_neighbour", "delete_address",
+    "delete_link", "delete_namespace",
+    "namespace", "sysctl", "create", "create_stacked", "attach", "if_sysctl", "link", "address", "neighbour",
+    "nexthop", "route", "rule", "firewall", "qdisc",
 )
 
 

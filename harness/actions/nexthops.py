@@ -32,6 +32,7 @@ class Nexthop(Action):
 
     namespace: NsName
     id: U32
+    op: Literal["add", "replace"] = Field("add", description="replace: change an existing nexthop object in place")
     via: Optional[IpAddress] = None
     dev: Optional[IfName] = None
     onlink: bool = False
@@ -79,8 +80,8 @@ class Nexthop(Action):
 
     def summary(self) -> str:
         if self.group:
-            return f"nexthop add id {self.id} group " + "/".join(str(m.id) for m in self.group)
-        return f"nexthop add id {self.id}" + (f" via {self.via}" if self.via else "") + (
+            return f"nexthop {self.op} id {self.id} group " + "/".join(str(m.id) for m in self.group)
+        return f"nexthop {self.op} id {self.id}" + (f" via {self.via}" if self.via else "") + (
             f" dev {self.dev}" if self.dev else "") + (" blackhole" if self.blackhole else "")
 
     def references(self):

@@ -139,7 +139,10 @@ class Route(RouteFields):
 
 
 class DeleteRoute(RouteFields):
-    """A route to delete: the first route matching the fields given (``ip route del``)."""
+    """A route to delete: the first route matching the fields given (``ip route del``); a
+    multipath route by its ``nexthops`` (in the order given: the kernel may refuse another)."""
+
+    nexthops: list[NextHop] = Field(default_factory=list, description="the paths of the multipath route")
 
     section = "delete_routes"
     template = "actions/routes.sh.j2"
@@ -149,7 +152,8 @@ class DeleteRoute(RouteFields):
 
     def summary(self) -> str:
         return f"route del {self.dst}" + (f" via {self.via}" if self.via else "") + (
-            f" dev {self.dev}" if self.dev else "")
+            f" dev {self.dev}" if self.dev else "") + "".join(
+            f" nexthop via {nh.via or ''} dev {nh.dev or ''}".replace("  ", " ") for nh in self.nexthops)
 
     @model_validator(mode="after")
     def _consistent(self) -> "DeleteRoute":

@@ -35,6 +35,14 @@ class CommandCheck(CheckSpec):
     not_stderr: Optional[Regex] = None
     timeout: float = Field(10, gt=0, le=600, description="seconds the command may run")
 
+    @field_validator("run", mode="before")
+    @classmethod
+    def _words(cls, value):
+        # YAML reads an unquoted -6 or 1 as a number: an argument is its text.
+        if isinstance(value, list):
+            return [str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for v in value]
+        return value
+
     @field_validator("run")
     @classmethod
     def _run(cls, value):

@@ -49,11 +49,13 @@ class PathCheck(CheckSpec):
     type: Optional[Literal["unicast", "local", "broadcast", "multicast"]] = None
     mtu: Optional[int] = Field(None, ge=68, le=65535, description="the path MTU (route or cached exception)")
     mtu_lock: Optional[bool] = Field(None, description="the MTU is locked (mtu lock N)")
+    exception: Optional[bool] = Field(None, description="a route exception is cached for the destination "
+                                                        "(a PMTU learned from an ICMP error, or a redirect)")
     expect: Literal["routed", "unreachable"] = "routed"
 
     @model_validator(mode="after")
     def _consistent(self) -> "PathCheck":
-        what = ("dev", "via", "src", "table", "type", "mtu", "mtu_lock")
+        what = ("dev", "via", "src", "table", "type", "mtu", "mtu_lock", "exception")
         if self.expect == "routed" and not any(getattr(self, k) is not None for k in what):
             raise ValueError(f"say what the path must be: one or more of {', '.join(what)}")
         if self.expect == "unreachable" and any(getattr(self, k) is not None for k in what):
@@ -89,13 +91,14 @@ class PathCheck(CheckSpec):
             value = getattr(self, key)
             words += [f"{key} {value}"] if value is not None else []
         words += ["locked"] if self.mtu_lock else []
+        words += [{True: "exception cached", False: "no exception"}[self.exception]] if self.exception is not None else []
         words += ["unreachable"] if self.expect == "unreachable" else []
         return " ".join(words)
 
     def expected(self) -> dict[str, Any]:
         expected: dict[str, Any] = {"routed": self.expect == "routed"}
-        expected.update({k: getattr(self, k) for k in ("dev", "via", "src", "table", "type", "mtu", "mtu_lock")
-                         if getattr(self, k) is not None})
+        expected.update({k: getattr(self, k) for k in ("dev", "via", "src", "table", "type", "mtu", "mtu_lock",
+                                                       "exception") if getattr(self, k) is not None})
         if "table" in expected:
             expected["table"] = str(expected["table"])
         return expected
@@ -134,6 +137,7 @@ class PathCheck(CheckSpec):
         if route.extra.get("mtu") is not None:
             observed["mtu"] = route.extra["mtu"]
             observed["mtu_lock"] = "mtu" in (route.extra.get("locked") or [])
+        observed["exception"] = route.extra.get("expires_sec") is not None  # "cache expires Nsec ..."
         if self.expect == "unreachable":
             return Verdict(PASS if not observed["routed"] else FAIL, expected, observed,
                            "" if not observed["routed"] else f"{self.to} is routed via {route.dev}")
@@ -164,4 +168,6 @@ class PathCheck(CheckSpec):
             patterns.append(r"+ mtu lock ")
         elif self.mtu_lock is False:
             patterns.append(r"- mtu lock ")
+        if self.exception is not None:
+            patterns.append(("+" if self.exception else "-") + r" cache.* expires ")
         return patterns

@@ -41,6 +41,9 @@ ERROR_TEXTS = {
     "prohibited": r"Packet filtered|Destination (Net|Host) Prohibited|Destination unreachable: "
                   r"(Administratively prohibited|Reject route to destination)",
 }
+# Events that say something came back or the kernel refused: not a silent drop.
+NOT_SILENT = ("unreachable", "redirect", "ttl_exceeded", "time_exceeded", "parameter_problem", "source_quench",
+              "packet_too_big", "icmp", "local_error")
 ErrorType = Literal["ttl_exceeded", "frag_needed", "net_unreachable", "host_unreachable", "port_unreachable",
                     "protocol_unreachable", "prohibited"]
 
@@ -107,6 +110,7 @@ class PingCheck(CheckSpec):
     mark: Optional[U32] = Field(None, description="socket mark, for fwmark rules (ping -m)")
     user: Optional[str] = Field(None, description="run as this user instead of root")
     error: Optional[IcmpError] = Field(None, description="the ICMP error expected instead of replies")
+    silent: bool = Field(False, description="no reply and no error at all: dropped silently, not refused")
 
     @field_validator("user")
     @classmethod
@@ -121,7 +125,9 @@ class PingCheck(CheckSpec):
             raise ValueError("give interface or vrf, not both (ping binds to one device)")
         if self.source and ipaddress.ip_address(self.source).version != ipaddress.ip_address(self.to).version:
             raise ValueError(f"source {self.source} and target {self.to} are of different IP versions")
-        if self.error is not None:
+        if self.silent and self.error is not None:
+            raise ValueError("silent means no ICMP error: drop error, or silent")
+        if self.error is not None or self.silent:
             if self.expect == "reachable" and "expect" in self.model_fields_set:
                 raise ValueError("an expected ICMP error means no reply: drop expect: reachable")
             object.__setattr__(self, "expect", "unreachable")
@@ -166,7 +172,7 @@ class PingCheck(CheckSpec):
         if self.error:
             words += [self.error.type.replace("_", " ")] + ([f"from {self.error.from_}"] if self.error.from_ else [])
         elif self.expect == "unreachable":
-            words += ["unreachable"]
+            words += ["dropped silently" if self.silent else "unreachable"]
         return " ".join(words)
 
     def error_pattern(self) -> str:
@@ -190,6 +196,8 @@ class PingCheck(CheckSpec):
                 expected["max_rtt_ms"] = self.max_rtt
         if self.error is not None:
             expected["error"] = self.error.model_dump(by_alias=True, exclude_none=True)
+        if self.silent:
+            expected["silent"] = True
         return expected
 
     @classmethod
@@ -250,6 +258,10 @@ class PingCheck(CheckSpec):
         if self.expect == "unreachable":
             if received:
                 return Verdict(FAIL, expected, observed, f"{self.to} answered {received} of {result.transmitted} echo requests")
+            noise = [e for e in result.events if e.type in NOT_SILENT]
+            if self.silent and (noise or refused):
+                return Verdict(FAIL, expected, observed, "not silent: " + (
+                    noise[0].detail or noise[0].type if noise else "the kernel refused to send"))
             if self.error is not None and not self._error_seen(result):
                 seen = ", ".join(sorted({error_type_of(e) or e.type for e in result.events})) or "none"
                 return Verdict(FAIL, expected, observed, f"no {self.error.type} error"

@@ -22,12 +22,19 @@ ROUTE_TYPES = ("unicast", "local", "broadcast", "multicast", "blackhole", "unrea
 NO_TABLE = re.compile(r"FIB table does not exist")
 
 
+# Flags iproute2 prints on a route or one of its paths (ip route show, iproute2 4.x .. 6.x).
+RouteFlag = Literal["dead", "linkdown", "onlink", "pervasive", "offload", "trap", "notify", "unresolved",
+                    "rt_offload", "rt_trap", "rt_offload_failed"]
+_FLAG_WORDS = "(" + "|".join(RouteFlag.__args__) + ")"
+
+
 class NexthopMatch(Model):
-    """One path a multipath route must have: next hop, device, weight (each optional)."""
+    """One path a multipath route must have: next hop, device, weight, flags (each optional)."""
 
     via: Optional[IpAddress] = None
     dev: Optional[IfName] = None
     weight: Optional[int] = Field(None, ge=1, le=256)
+    flags: list[RouteFlag] = Field(default_factory=list, description="flags the path carries, e.g. [dead, linkdown]")
 
 
 class RouteCheck(CheckSpec):
@@ -48,6 +55,7 @@ class RouteCheck(CheckSpec):
     scope: Optional[Literal["host", "link", "global", "site", "nowhere"]] = None
     nhid: Optional[U32] = None
     nexthops: list[NexthopMatch] = Field(default_factory=list, description="paths a multipath route must have")
+    flags: list[RouteFlag] = Field(default_factory=list, description="flags the route carries, e.g. [linkdown]")
     mtu: Optional[int] = Field(None, ge=68, le=65535)
     expect: Literal["present", "absent"] = "present"
     ipv6: Optional[bool] = Field(None, description="IPv6 table; default: from dst and via")
@@ -95,12 +103,13 @@ class RouteCheck(CheckSpec):
             words += [f"{key} {value}"] if value is not None else []
         words += [" ".join(["nexthop"] + ([f"via {nh.via}"] if nh.via else []) + ([f"dev {nh.dev}"] if nh.dev else [])
                            + ([f"weight {nh.weight}"] if nh.weight else [])) for nh in self.nexthops]
-        return " ".join(words + [self.expect])
+        return " ".join(words + self.flags + [self.expect])
 
     def expected(self) -> dict[str, Any]:
         expected = self.model_dump(exclude={"namespace", "ipv6"}, exclude_none=True)
-        if not self.nexthops:
-            expected.pop("nexthops")
+        for key in ("nexthops", "flags"):
+            if not expected.get(key):
+                expected.pop(key, None)
         if self.table is None and self.vrf is None:
             expected["table"] = f"main ({'IPv6' if self.is_ipv6 else 'IPv4'})"
         return expected
@@ -131,6 +140,7 @@ class RouteCheck(CheckSpec):
             and (self.nhid is None or str(route.extra.get("nhid")) == str(self.nhid))
             and (self.mtu is None or str(route.extra.get("mtu")) == str(self.mtu))
             and all(any(_hop_matches(nh, want) for nh in hops) for want in self.nexthops)
+            and set(self.flags) <= set(route.flags if isinstance(route.flags, list) else [])
         )
 
     def judge(self, output: CheckOutput) -> Verdict:
@@ -170,18 +180,23 @@ class RouteCheck(CheckSpec):
                 patterns.append("- scope ")  # iproute2 prints no scope for global routes
             elif value is not None:
                 patterns.append(rf"+ {key} (inet6 )?{esc(str(value))}( |$)")
+        # The screen joins a route's nexthop lines with " | ": route flags sit before the first one.
+        for flag in self.flags:
+            patterns.append(rf"+^[^|]* {flag}( |$)")
         for nh in self.nexthops:
-            text = r"+ nexthop"
+            text = r"+\| nexthop"
             text += rf" via (inet6 )?{esc(nh.via)}" if nh.via else r"( via [^ ]+)?"
             text += rf" dev {esc(nh.dev)}" if nh.dev else r" dev [^ ]+"
-            text += rf" weight {nh.weight}( |$)" if nh.weight else ""
-            patterns.append(text)
+            text += rf" weight {nh.weight}" if nh.weight else r"( weight [0-9]+)?"
+            for flag in nh.flags:
+                patterns.append(text + rf"( {_FLAG_WORDS})* {flag}( |$)")
+            patterns.append(text + "( |$)")
         return patterns
 
 
 def _hop_matches(nh, want: NexthopMatch) -> bool:
     return ((want.via is None or nh.gateway == want.via) and (want.dev is None or nh.dev == want.dev)
-            and (want.weight is None or (nh.weight or 1) == want.weight))
+            and (want.weight is None or (nh.weight or 1) == want.weight) and set(want.flags) <= set(nh.flags))
 
 
 def same_dst(a: str, b: str) -> bool:
