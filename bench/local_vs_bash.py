@@ -40,13 +40,15 @@ def plain_script(scenario) -> str:
     """The scenario's commands as a plain bash script: what a person would write by hand."""
     rendered = render(scenario)
     context = script_context(scenario, rendered.namespaces)
-    lines = ["H_OUT=$(mktemp -d)", *context["libs"], "set -e", rendered.setup]
+    # The lock keeps `harness clean` (another run's) away from these namespaces, as for a run.
+    lines = [f"mkdir -p /run/netns-harness; exec 9>/run/netns-harness/{rendered.run_id}.lock",
+             "H_OUT=$(mktemp -d)", *context["libs"], "set -e", rendered.setup]
     for planned in rendered.plan:
         for change in planned.changes:
             lines.append(f"( {change.chained} ) 2>/dev/null || true" if change.refusal else change.text)
         for check in planned.concurrent_checks:
             lines.append(context["checks"][check.id].command + " >/dev/null 2>&1 || true")
-    lines += [rendered.teardown, 'rm -rf "$H_OUT"']
+    lines += [rendered.teardown, f'rm -rf "$H_OUT" /run/netns-harness/{rendered.run_id}.lock']
     return "\n".join(lines) + "\n"
 
 
