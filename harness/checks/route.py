@@ -166,7 +166,9 @@ class RouteCheck(CheckSpec):
             if key == "scope" and value == "global":
                 patterns.append("- scope ")  # iproute2 prints no scope for global routes
             elif value is not None:
-                patterns.append(rf"+ {key} (inet6 )?{esc(str(value))}( |$)")
+                # "via inet6 ADDR" (an IPv4 route via an IPv6 next hop), "mtu lock N"
+                qualifier = {"via": "(inet6 )?", "mtu": "(lock )?"}.get(key, "")
+                patterns.append(rf"+ {key} {qualifier}{esc(str(value))}( |$)")
         for nh in self.nexthops:
             text = r"+ nexthop"
             text += rf" via (inet6 )?{esc(nh.via)}" if nh.via else r"( via [^ ]+)?"
