@@ -56,9 +56,13 @@ class RouteCheck(CheckSpec):
     def _consistent(self) -> "RouteCheck":
         if self.table is not None and self.vrf is not None:
             raise ValueError("give 'table' or 'vrf', not both")
-        if self.ipv6 is not None and self.family_from_addresses not in (None, self.ipv6):
+        # Only dst and src fix the family: an IPv4 route (ipv6: false) may go via an IPv6 next hop.
+        fixed = next((ip_version(v) == 6 for v in (self.dst, self.src) if v and v != "default"), None)
+        if self.ipv6 is not None and fixed not in (None, self.ipv6):
             raise ValueError(f"ipv6: {str(self.ipv6).lower()} contradicts dst {self.dst}"
-                             + (f" / via {self.via}" if self.via else ""))
+                             + (f" / src {self.src}" if self.src else ""))
+        if self.ipv6 is True and self.via and ip_version(self.via) == 4:
+            raise ValueError(f"next hop {self.via} is IPv4 but the route is IPv6 (ipv6: true)")
         return self
 
     @property
