@@ -7,6 +7,8 @@ table yet). ``a`` has routes of every kind, nexthop objects and groups, and a po
 every selector.
 """
 
+import pytest
+
 from conftest import needs_root
 from kindtools import assert_marked_statuses, facts, run, target  # noqa: F401 - fixtures
 
@@ -279,3 +281,38 @@ steps:
     assert other.reason.startswith("refused, but with another message: ") and "Nexthop id does not exist" in other.reason
     assert refusals["route add default via 10.1.0.254 refused (File exists)"].observed["message"].endswith("File exists")
     assert c["fail: the changed route's old next hop"].observed["routes_to_dst"][0]["gateway"] == "10.1.0.253"
+
+
+def test_vrf_kinds(target, facts, no_leftovers):
+    """VRFs (the vrfs section), a route and a path in a VRF, ping from a VRF with a source
+    address (iputils takes two -I), the l3mdev rule: PASS and FAIL where the kernel has VRF
+    support, SKIP saying so where it has not (this machine: run it in a VM)."""
+    result = run("""
+name: vrf-kinds
+namespaces:
+  r: {sysctls: {net.ipv4.ip_forward: 1}}
+  h:
+veths:
+  - {namespace: r, name: r0, addresses: [10.1.0.254/24], peer: {namespace: h, name: h0, addresses: [10.1.0.1/24]}}
+vrfs:
+  - {namespace: r, name: blue, table: 10, interfaces: [r0], addresses: [127.0.0.1/8]}
+routes:
+  - {namespace: r, vrf: blue, dst: 10.9.0.0/24, type: unreachable}
+  - {namespace: h, dst: default, via: 10.1.0.254}
+checks:
+  - {name: "pass: the VRF", link: {namespace: r, name: blue, kind: vrf}}
+  - {name: "pass: its port", link: {namespace: r, name: r0, master: blue}}
+  - {name: "pass: the connected route is in its table", route: {namespace: r, vrf: blue, dst: 10.1.0.0/24, dev: r0}}
+  - {name: "fail: not in main", route: {namespace: r, dst: 10.1.0.0/24}}
+  - {name: "pass: path in the VRF", path: {namespace: r, vrf: blue, to: 10.1.0.1, dev: r0, table: 10}}
+  - {name: "pass: unreachable in the VRF", path: {namespace: r, vrf: blue, to: 10.9.0.1, expect: unreachable}}
+  - {name: "pass: ping from the VRF with a source", ping: {from: r, vrf: blue, source: 10.1.0.254, to: 10.1.0.1, ttl: 64}}
+  - {name: "fail: not from the main table", ping: {from: r, to: 10.1.0.1}}
+  - {name: "pass: the l3mdev rule", rule: {namespace: r, l3mdev: true}}
+""", target, facts)
+    if result.status == "SKIP":
+        assert not facts.features.get("vrf")
+        assert result.reason == "needs kernel support for vrf, which the target lacks"
+        pytest.skip("this kernel has no VRF (the run SKIPs with that reason); run it in a VM")
+    c = assert_marked_statuses(result)
+    assert " -I blue -I 10.1.0.254 " in c["pass: ping from the VRF with a source"].command
