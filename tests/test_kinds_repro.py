@@ -59,9 +59,9 @@ steps:
       - connect: {from: a, to: 10.2.0.1, port: 8081, expect: open, timeout: 0.5}
       - command: {namespace: a, run: "id -u", user: nobody, stdout: "^65534$"}
       - command: {namespace: a, run: "exit 3", exit_code: nonzero, stderr: "never"}
-      - {within: 1, link: {namespace: a, name: m0, carrier: false}}
   - name: neighbours
     checks:
+      - {within: 1, link: {namespace: a, name: m0, carrier: false}}
       - neighbour: {namespace: a, address: 10.1.0.254, dev: a0, lladdr: "02:00:00:00:00:01"}
       - neighbour: {namespace: a, address: 10.1.0.254, dev: a0}
 """
@@ -116,5 +116,5 @@ def test_repro_sh_by_hand_gives_the_same_verdicts(bundle):
     within = repro.stdout.split("FAIL  link a m0 carrier off present\n", 1)[1].split("\n", 4)
     assert within[0].startswith("      expected: ")
     assert re.match(r"      observed: exit 0 after ([2-9]|\d\d+) tries", within[2]), within[2]  # within: retried
-    assert not new_namespaces_after(before)
+    assert not new_namespaces_after(before), "repro.sh left namespaces behind"
 
