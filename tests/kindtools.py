@@ -16,14 +16,33 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from harness.checks import CHECK_KINDS, PASS, judge
+from harness.facts import gather_facts
 from harness.loader import parse_scenario
 from harness.model import Check
 from harness.protocol import CheckOutput
 from harness.render import environment, template_module
 from harness.runner import CheckResult, ScenarioResult, run_scenario
+from harness.targets.local import LocalTarget
 
 DATA = Path(__file__).resolve().parent / "data"
+
+
+# --------------------------------------------------------------------------- fixtures (import them)
+
+@pytest.fixture(scope="module")
+def target():
+    """The local target (root needed), one per test module."""
+    with LocalTarget() as t:
+        yield t
+
+
+@pytest.fixture(scope="module")
+def facts(target):
+    """The local target's facts (kernel, tools, features), gathered once per module."""
+    return gather_facts(target)
 
 
 # --------------------------------------------------------------------------- real runs
@@ -87,32 +106,10 @@ def spec_of(kind: str, fields: dict[str, Any]):
     return Check.model_validate({kind: fields}).spec
 
 
-def screen_script(spec) -> str:
-    """A bash script that runs ``spec``'s screen on ``RC OUT ERR`` (as the run script does:
-    ``set -Eeuo pipefail``, the shared helpers, the kind's library) and prints held or not."""
-    module = template_module(f"checks/{spec.kind}.sh.j2")
-    lib = environment().get_template("lib.sh.j2").render()
-    kind_lib = str(module.lib(CHECK_KINDS[spec.kind]))
-    screen = str(module.screen(spec)).strip()
-    return (f"set -Eeuo pipefail\nexport LC_ALL=C\nH_OUT=$(mktemp -d)\ntrap 'rm -rf \"$H_OUT\"' EXIT\n{lib}\n"
-            f"{kind_lib}\nh_screen() {{ {screen}; }}\n"
-            "if h_screen \"$@\"; then echo held; else echo not-held; fi\n")
-
-
-def screen_holds(spec, exit_code: int, stdout: str, stderr: str = "") -> bool:
-    """Whether ``spec``'s bash screen says the check holds on this output."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out, err = Path(tmp, "out"), Path(tmp, "err")
-        out.write_text(stdout)
-        err.write_text(stderr)
-        done = subprocess.run(["bash", "-c", screen_script(spec), "screen", str(exit_code), str(out), str(err)],
-                              capture_output=True, text=True, timeout=30)
-    assert done.returncode == 0 and done.stdout.strip() in ("held", "not-held"), done.stdout + done.stderr
-    return done.stdout.strip() == "held"
-
-
 def screens_hold(cases: list[tuple[Any, int, str, str]]) -> list[bool]:
-    """``screen_holds`` for many ``(spec, exit_code, stdout, stderr)`` at once, in one bash."""
+    """Whether each ``(spec, exit_code, stdout, stderr)``'s bash screen says the check holds, as
+    the run script decides it (``set -Eeuo pipefail``, the shared helpers, each kind's library),
+    all in one bash."""
     kinds = sorted({spec.kind for spec, *_ in cases})
     lib = environment().get_template("lib.sh.j2").render()
     libs = "\n".join(str(template_module(f"checks/{k}.sh.j2").lib(CHECK_KINDS[k])) for k in kinds)
@@ -142,23 +139,3 @@ def records() -> dict[str, dict]:
     data = json.loads((DATA / "kind-outputs.json").read_text())
     return {r["id"]: r for r in data["records"]}
 
-
-# --------------------------------------------------------------------------- fixtures (import them)
-
-import pytest  # noqa: E402
-
-from harness.facts import gather_facts  # noqa: E402
-from harness.targets.local import LocalTarget  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def target():
-    """The local target (root needed), one per test module."""
-    with LocalTarget() as t:
-        yield t
-
-
-@pytest.fixture(scope="module")
-def facts(target):
-    """The local target's facts (kernel, tools, features), gathered once per module."""
-    return gather_facts(target)

@@ -9,7 +9,7 @@ network does not do what is asserted and the check must FAIL. Link kinds this ke
 import pytest
 
 from conftest import needs_root
-from kindtools import assert_marked_statuses, checks_by_name, facts, run, target  # noqa: F401 - fixtures
+from kindtools import assert_marked_statuses, facts, run, target  # noqa: F401 - fixtures
 
 pytestmark = needs_root
 
@@ -243,13 +243,17 @@ def test_links_addresses_neighbours_sysctls(target, facts, no_leftovers):
 
 @pytest.mark.parametrize("kind, name, fields", [
     ("dummy", "d0", "addresses: [10.3.0.1/24]"),
-    ("vlan", "a0.10", "link: a0, id: 10, addresses: [10.3.0.1/24]"),
+    pytest.param("vlan", "a0.10", "link: a0, id: 10, addresses: [10.3.0.1/24]", marks=pytest.mark.xfail(
+        strict=True, reason="set-up brings the vlan up before its parent veth (the links section's 'link set up' "
+        "runs before the veths section's), and the kernel refuses: 'RTNETLINK answers: Network is down'; seen "
+        "in a VM with Debian's 6.1 kernel")),
     ("bond", "bond0", "mode: active-backup, miimon: 100, ports: [a0]"),
     ("vrf", "blue", "table: 10, ports: [a0]"),
 ])
 def test_link_kinds_this_kernel_may_lack(kind, name, fields, target, facts, no_leftovers):
     """Each kind made for real and checked (PASS and FAIL) where the kernel has it; where it
-    does not (this machine: dummy, vlan, bond, vrf), the scenario SKIPs saying so."""
+    does not (this machine: dummy, vlan, bond, vrf), the scenario SKIPs saying so. In a VM
+    (Debian 6.1 kernel, harness run --target vagrant) dummy, bond and vrf pass as marked."""
     result = run(f"""
 name: kind-{kind}
 namespaces: {{a: }}
@@ -319,7 +323,8 @@ def test_bridge_vlan_filtering(filtering, target, facts, no_leftovers):
     """A bridge with vlan_filtering set: PASS where the kernel has bridge VLAN filtering
     (CONFIG_BRIDGE_VLAN_FILTERING), SKIP where it has not. This machine's kernel has not: it
     refuses the attribute even as 0 ("Operation not supported"), and the harness probes no
-    such feature, so the run is an ERROR in set-up (reported as a harness gap)."""
+    such feature, so the run is an ERROR in set-up (reported as a harness gap). In a VM with
+    Debian's 6.1 kernel both settings pass as marked."""
     value = int(filtering)
     result = run(f"""
 name: bridge-vlan-filtering

@@ -286,7 +286,8 @@ steps:
 def test_vrf_kinds(target, facts, no_leftovers):
     """VRFs (the vrfs section), a route and a path in a VRF, ping from a VRF with a source
     address (iputils takes two -I), the l3mdev rule: PASS and FAIL where the kernel has VRF
-    support, SKIP saying so where it has not (this machine: run it in a VM)."""
+    support (a VM with Debian's 6.1 kernel: as marked), SKIP saying so where it has not (this
+    machine)."""
     result = run("""
 name: vrf-kinds
 namespaces:

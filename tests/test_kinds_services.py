@@ -132,7 +132,8 @@ steps:
 
 def test_qdiscs_need_netem(target, facts, no_leftovers):
     """netem delay, loss and rate on a link, then removed: PASS and FAIL where the kernel has
-    netem; SKIP saying so where it has not (this machine)."""
+    netem (a VM with Debian's 6.1 kernel: as marked); SKIP saying so where it has not (this
+    machine)."""
     result = run("name: qdiscs\n" + TOPOLOGY + """
 steps:
   - name: delayed
