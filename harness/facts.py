@@ -97,6 +97,7 @@ FEATURE_PROBES = {
     "veth": 'ip -n "$ns" link add h9 type veth peer name h10',
     "vrf": 'ip -n "$ns" link add h11 type vrf table 10',
     "bridge": 'ip -n "$ns" link add h12 type bridge',
+    "bridge_vlan_filtering": 'ip -n "$ns" link add h13 type bridge vlan_filtering 1',
     "nftables": 'ip netns exec "$ns" nft list ruleset',
     "ipv6": '[ -e /proc/net/if_inet6 ]',
 }

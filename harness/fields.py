@@ -67,24 +67,23 @@ def _interface_address(value: str) -> str:
         raise ValueError(f"{value!r} is not an address with prefix length, e.g. 10.0.0.1/24") from None
     if "/" not in value:
         raise ValueError(f"{value!r} has no prefix length: write it as e.g. {value}/24")
-    return value
+    # Canonical form (RFC 5952 for IPv6, as iproute2 prints it): 2001:DB8:0::1 is 2001:db8::1.
+    return str(ipaddress.ip_interface(value))
 
 
 def _ip(value: str) -> str:
     _no_scope_text(value)
     try:
-        ipaddress.ip_address(value)
+        return str(ipaddress.ip_address(value))
     except ValueError:
         raise ValueError(f"{value!r} is not an IP address, e.g. 10.0.100.254") from None
-    return value
 
 
 def _network(value: str) -> str:
     try:
-        ipaddress.ip_network(value, strict=True)
+        return str(ipaddress.ip_network(value, strict=True))
     except ValueError as exc:
         raise ValueError(f"{value!r} is not a network in CIDR form such as 192.168.100.0/24 ({exc})") from None
-    return value
 
 
 def _destination(value: str) -> str:
@@ -136,8 +135,10 @@ def _regex(value: str) -> str:
     """A POSIX extended regular expression (as ``grep -E``) that Python reads the same way."""
     if re.search(r"\\[dDpPAZ]|\(\?", value):
         raise ValueError(f"{value!r} uses Python-only regex syntax (\\d, (?...)): write POSIX ERE, e.g. [0-9]")
+    from harness.checks.base import python_regex
+
     try:
-        re.compile(value)
+        re.compile(python_regex(value))
     except re.error as exc:
         raise ValueError(f"{value!r} is not a regular expression: {exc}") from None
     if "\n" in value:

@@ -7,6 +7,7 @@ anything runs, all problems of a file at once.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -78,8 +79,8 @@ def _compose_with_lines(text: str) -> tuple[Any, dict[Loc, int]]:
         def walk(n: yaml.Node, loc: Loc, path: tuple) -> Any:
             budget[0] -= 1
             if budget[0] < 0:
-                raise _Bad(None, (), f"the document expands to more than {MAX_VALUES} values "
-                                     "(YAML aliases repeating each other?): simplify it")
+                raise _Bad(n.start_mark.line + 1, loc[:1], f"the document expands to more than {MAX_VALUES} values "
+                                                       "(YAML aliases repeating each other?): simplify it")
             if len(path) > MAX_DEPTH:
                 raise _Bad(n.start_mark.line + 1, loc, f"nested more than {MAX_DEPTH} levels deep: flatten it")
             if id(n) in path:
@@ -170,10 +171,14 @@ def _model_in(annotation: Any) -> Any:
     return None
 
 
+# Parts of a pydantic error location that name a type tried (the members of a union), not a field.
+_TYPE_TAG = re.compile(r"^(str|int|float|bool|none|\[key\]|(function-|list\[|dict\[|literal\[|tagged-union\[).*)$")
+
+
 def _pydantic_problems(file: str, err: ValidationError, lines: dict[Loc, int]) -> list[Problem]:
-    problems = []
+    by_loc: dict[Loc, list[str]] = {}
     for e in err.errors():
-        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith(("function-", "list[", "dict["))))
+        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and _TYPE_TAG.match(p)))
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             allowed = _allowed_fields(loc)
@@ -184,8 +189,13 @@ def _pydantic_problems(file: str, err: ValidationError, lines: dict[Loc, int]) -
             msg = f"required field '{loc[-1]}' is missing; add it"
         elif e["type"] in ("literal_error",):
             msg = f"{msg} (got {e.get('input')!r})"
-        problems.append(Problem(file, line_of(lines, loc), format_loc(loc), msg))
-    return problems
+        by_loc.setdefault(loc, [])
+        if msg not in by_loc[loc]:
+            by_loc[loc].append(msg)
+    # One problem per field: a value that fits no member of a union says so once.
+    return [Problem(file, line_of(lines, loc), format_loc(loc),
+                    msgs[0] + "".join("; or " + m.removeprefix("Input should be ") for m in msgs[1:]))
+            for loc, msgs in by_loc.items()]
 
 
 def load_scenario(path: Union[str, Path]) -> Scenario:
@@ -206,13 +216,42 @@ def load_scenario(path: Union[str, Path]) -> Scenario:
     return parse_scenario(text, file)
 
 
+def _too_deep(text: str) -> Optional[int]:
+    """The line where flow brackets (``[``, ``{``) nest past ``MAX_DEPTH``, or None. Linear, so
+    a hostile file is refused before PyYAML's scanner spends seconds on it; quotes and comments
+    are skipped well enough for that purpose."""
+    depth, line, quote = 0, 1, ""
+    for i, ch in enumerate(text):
+        if ch == "\n":
+            line += 1
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "\"'" and (i == 0 or text[i - 1] in " \t\n[{,:"):
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+    return None
+
+
 def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
     """Like ``load_scenario`` but from text; ``file`` names it in error messages."""
     if len(text.encode("utf-8", errors="replace")) > MAX_BYTES:
         raise ScenarioError([Problem(file, None, "", f"the file is larger than {MAX_BYTES // 1_000_000} MB: "
                                                       "a scenario is a page or two of YAML")])
+    deep = _too_deep(text)
+    if deep:
+        raise ScenarioError([Problem(file, deep, "", f"nested more than {MAX_DEPTH} levels deep: flatten it")])
     try:
         data, lines = _compose_with_lines(text)
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, ...): no mark
+        line = text[:exc.position].count("\n") + 1
+        char = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(exc.character)
+        raise ScenarioError([Problem(file, line, "", f"character {char} is not allowed in YAML: remove it")]) from None
     except _Bad as bad:
         raise ScenarioError([Problem(file, bad.line, format_loc(bad.loc), bad.message)]) from None
     except RecursionError:
@@ -229,11 +268,11 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
         scenario = Scenario.model_validate(data)
     except ValidationError as err:
         raise ScenarioError(_pydantic_problems(file, err, lines)) from None
+    scenario._lines = lines
     problems = [
         Problem(file, line_of(lines, loc), format_loc(loc), message)
         for loc, message in find_reference_problems(scenario)
     ]
     if problems:
         raise ScenarioError(problems)
-    scenario._lines = lines
     return scenario

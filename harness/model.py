@@ -25,8 +25,8 @@ from harness.checks import USER_CHECK_KINDS, CheckSpec
 from harness.fields import Model, Seconds, SysctlKey, SysctlValue
 
 KERNEL_RE = re.compile(r"\d+(\.\d+){0,2}")
-FEATURES = ("vrf", "bridge", "veth", "nftables", "ipv6", "dummy", "vlan", "macvlan", "vxlan", "bond",
-            "nexthop", "netem")
+FEATURES = ("vrf", "bridge", "bridge_vlan_filtering", "veth", "nftables", "ipv6", "dummy", "vlan", "macvlan",
+            "vxlan", "bond", "nexthop", "netem")
 NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,100}$"
 
 
@@ -182,11 +182,6 @@ class ScenarioBase(Model):
     def _something_to_check(self) -> "ScenarioBase":
         if not self.checks and not any(step.checks for step in self.steps):
             raise ValueError("a scenario needs at least one check (top-level 'checks' or in 'steps')")
-        for key, cls in SETUP_SECTIONS.items():
-            for loc, item in cls.section_items(getattr(self, key)):
-                if item.expect_error:
-                    raise ValueError(f"{key}: expect_error belongs to a step's change, not to the set-up "
-                                     "(make the change in a step)")
         return self
 
     @cached_property
@@ -204,12 +199,18 @@ class ScenarioBase(Model):
     def _items_by_step(self) -> list[list[Item]]:
         # Computed once: validation, rendering and the feature probe all walk the items.
         steps = self.all_steps
-        out = [list(section_items(self, SETUP_SECTIONS, (), None))]
+        out = [list(section_items(self, self._as_written(SETUP_SECTIONS, ()), (), None))]
         for index, step in enumerate(steps):
             written = index - self.first_step_offset
             prefix = ("steps", written) if written >= 0 else ("checks",)
-            out.append(list(section_items(step, STEP_SECTIONS, prefix, index)))
+            out.append(list(section_items(step, self._as_written(STEP_SECTIONS, prefix), prefix, index)))
         return out
+
+    def _as_written(self, sections: dict[str, type[Action]], prefix: tuple) -> dict[str, type[Action]]:
+        """``sections`` in the order the file gives them (within a phase, items apply as written)."""
+        if not self._lines:
+            return sections
+        return dict(sorted(sections.items(), key=lambda kv: self._lines.get(prefix + (kv[0],), 10**9)))
 
     def setup_items(self) -> list[Item]:
         """The set-up's changes (top-level sections), derived items included."""
@@ -222,6 +223,17 @@ class ScenarioBase(Model):
     def items(self) -> list[Item]:
         """Every change of the scenario: set-up first, then step by step."""
         return [item for items in self._items_by_step for item in items]
+
+    def items_in_run_order(self) -> list[Item]:
+        """Every change in the order the run makes them: set-up, then step by step, each phase
+        by phase (``harness.actions.base.PHASES``: deletions first), as written within a phase."""
+        from harness.actions.base import PHASES
+
+        out = []
+        for items in self._items_by_step:
+            first = {id(i): PHASES.index(i.action.phases()[0]) if i.action.phases() else -1 for i in items}
+            out += sorted(items, key=lambda i: first[id(i)])  # a stable sort keeps the written order
+        return out
 
     def source_line(self, loc: tuple) -> Optional[int]:
         """The line of the file the field at ``loc`` (or its nearest enclosing field) was read from."""

@@ -100,6 +100,9 @@ def find_reference_problems(scenario) -> Iterator[tuple[Loc, str]]:
     for item in scenario.items():
         rename = getattr(item.origin, "RENAMES", None) if item.origin is not item.action else None
         yield from once(inv.problems(item.loc, item.action.references(), rename))
+        if item.step is None and item.action.expect_error and item.origin is item.action:
+            yield item.loc + ("expect_error",), ("a change the kernel must refuse belongs in a step, not in the "
+                                                 "set-up: move it into a step")
     yield from once(_duplicates(scenario))
     for loc, check in _checks(scenario):
         spec = check.spec
@@ -119,20 +122,26 @@ def _duplicates(scenario) -> Iterator[tuple[Loc, str]]:
     and VRF (the same address in two VRFs is the point of VRFs); a link enslaved twice."""
     live_links: dict[tuple[str, str], Loc] = {}
     peers: dict[tuple[str, str], tuple[str, str]] = {}
-    live_addresses: dict[tuple, Loc] = {}
+    live_addresses: dict[tuple, tuple[Loc, tuple[str, str]]] = {}  # key -> (where, the link it is on)
     masters: dict[tuple[str, str], str] = {}
     vrf_of = _vrf_of(scenario)
-    for item in scenario.items():
+
+    def forget_link(key) -> None:
+        live_links.pop(key, None)
+        for addr in [a for a, (_, link) in live_addresses.items() if link == key]:
+            del live_addresses[addr]
+
+    for item in scenario.items_in_run_order():
         action = item.action
         if isinstance(action, DeleteNamespace):
             for key in [k for k in live_links if k[0] == action.name]:
-                del live_links[key]
-            for key in [k for k in live_addresses if k[1] == action.name]:
-                del live_addresses[key]
+                forget_link(key)
+                if key in peers:  # a veth's peer in another namespace goes with it
+                    forget_link(peers[key])
             continue
         if isinstance(action, DeleteLink):
             for key in ((action.namespace, action.name), peers.get((action.namespace, action.name))):
-                live_links.pop(key, None)
+                forget_link(key)
             continue
         if isinstance(action, DeleteAddress):
             live_addresses.pop((item.step, action.namespace, vrf_of.get((action.namespace, action.dev)),
@@ -162,9 +171,9 @@ def _duplicates(scenario) -> Iterator[tuple[Loc, str]]:
             if key in live_addresses:
                 yield item.loc + ("address",) if item.origin is action else item.loc, (
                     f"address {action.ip} is already given in namespace '{action.namespace}' at "
-                    f"{_fmt(live_addresses[key])}; remove one")
+                    f"{_fmt(live_addresses[key][0])}; remove one")
             else:
-                live_addresses[key] = item.loc
+                live_addresses[key] = (item.loc, (action.namespace, action.dev))
 
 
 def _vrf_of(scenario) -> dict[tuple[str, str], str]:

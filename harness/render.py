@@ -34,7 +34,7 @@ from harness.model import Item, Scenario
 PREFIX_RE = re.compile(r"^nh[0-9a-f]{6}-")
 MARKER_WORD = "@@netns-harness"
 # A macro of one phase may serve another ("create_stacked" links are made like others).
-MACRO_OF_PHASE = {"create_stacked": "create"}
+MACRO_OF_PHASE = {"create_stacked": "create", "link_stacked": "link"}
 # Seconds the script may spend on one change (under TCG a command costs ~10-50 ms), and on
 # set-up and tear-down beyond that, for its time budget.
 CHANGE_S = 0.25
@@ -210,9 +210,8 @@ class RenderContext:
 
 
 def _namespaces_with_dad(scenario: Scenario) -> set[str]:
-    """Namespaces where the scenario wants IPv6 DAD: a sysctl (anywhere) turns it on, or an
-    address says ``nodad: false``."""
-    out = {a.namespace for a in scenario_addresses(scenario) if a.nodad is False}
+    """Namespaces whose sysctls (anywhere in the scenario) turn IPv6 DAD on."""
+    out = set()
     for item in scenario.items():
         action = item.action
         settings = getattr(action, "sysctls", None) or {}

@@ -78,9 +78,7 @@ CASES = [
     case("addr-all", "address", {"address": "10.6.0.2", "expect": "absent"}, "PASS"),  # the peer is not ours
     case("addr-all", "address", {"address": "fe80::ff:fe00:a0", "scope": "link"}, "PASS"),
     case("addr-all", "address", {"address": "10.7.0.1/24", "noprefixroute": True}, "PASS"),
-    case("addr-all", "address", {"address": "10.7.0.1/24", "noprefixroute": False}, "PASS",
-         bug="address judge looks only at the first link with the address (found[0]): 10.7.0.1/24 is on a0 "
-             "(noprefixroute) and on a2 (not); the judge FAILs, the screen (any record) holds"),
+    case("addr-all", "address", {"address": "10.7.0.1/24", "noprefixroute": False}, "PASS"),
     case("addr-dev", "address", {"address": "10.1.0.1", "dev": "a0"}, "PASS"),
     case("addr-dadfailed", "address", {"address": "fd00:2::9/64", "dadfailed": True, "tentative": True}, "PASS"),
     case("addr-dadfailed", "address", {"address": "fd00:2::9/64", "dadfailed": False}, "FAIL"),
@@ -96,9 +94,7 @@ CASES = [
          reason="the entry differs: lladdr 02:00:00:00:00:f0 (expected 02:00:00:00:00:01)"),
     case("neigh-to-v6", "neighbour", {"address": "fd00:1::254", "router": True, "state": ["REACHABLE", "STALE"]}, "PASS"),
     case("neigh-to-v6", "neighbour", {"address": "fd00:1::254", "router": False}, "FAIL"),
-    case("neigh-to-v6", "neighbour", {"address": "fd00:1:0::254"}, "PASS",
-         bug="neighbour compares the address as written: fd00:1:0::254 is fd00:1::254, but no entry is found "
-             "(judge and screen both; the same for route via, ping error from, connect seen_from)"),
+    case("neigh-to-v6", "neighbour", {"address": "fd00:1:0::254"}, "PASS"),
     case("neigh-none", "neighbour", {"address": "10.1.0.99", "expect": "absent"}, "PASS", observed={"present": False}),
     case("neigh-none", "neighbour", {"address": "10.1.0.99"}, "FAIL", reason="no neighbour entry for 10.1.0.99"),
     case("neigh-all", "neighbour", {"address": "10.1.0.88", "state": ["PERMANENT"], "lladdr": "02:00:00:00:00:88"},
@@ -111,9 +107,7 @@ CASES = [
     case("neigh-all", "neighbour", {"address": "10.1.0.77", "expect": "absent"}, "FAIL"),
     case("neigh-to", "neighbour", {"address": "10.1.0.254"}, "PASS"),  # on two links (see below)
     case("neigh-to", "neighbour", {"address": "10.1.0.254", "expect": "absent"}, "FAIL"),
-    case("neigh-missing-dev", "neighbour", {"address": "10.1.0.254", "dev": "nope", "expect": "absent"}, "PASS",
-         bug="neighbour on a link that does not exist is ERROR ('Cannot find device'), where link and address "
-             "checks say absent; a deleted link cannot be checked for its neighbours"),
+    case("neigh-missing-dev", "neighbour", {"address": "10.1.0.254", "dev": "nope", "expect": "absent"}, "PASS"),
     # ------------------------------------------------------------------ rule
     case("rule-v4", "rule", {"priority": 100, "from": "10.1.0.5", "table": 100}, "PASS",
          observed={"matching": [{"priority": 100, "src": "10.1.0.5", "table": "100"}], "rules": 18,
@@ -156,11 +150,8 @@ CASES = [
     case("route-v4", "route", {"dst": "10.4.0.0/24", "proto": "static", "src": "10.1.0.1", "metric": 50}, "PASS"),
     case("route-v4", "route", {"dst": "10.4.0.0/24", "metric": 51}, "FAIL",
          reason="no route to 10.4.0.0/24 with the expected fields"),
-    case("route-v4", "route", {"dst": "10.4.1.0/24", "proto": "boot"}, "PASS",
-         bug="route proto boot can never match: 'ip route show' (no -d) leaves 'proto boot' out, the judge reads "
-             "no proto"),
-    case("route-v4", "route", {"dst": "10.4.2.0/24", "proto": "42"}, "PASS",
-         bug="route proto by number: iproute2 prints proto 42 by its name (babel), the check compares text"),
+    case("route-v4", "route", {"dst": "10.4.1.0/24", "proto": "boot"}, "PASS"),
+    case("route-v4", "route", {"dst": "10.4.2.0/24", "proto": "42"}, "PASS"),
     case("route-v4", "route", {"dst": "10.6.0.2", "dev": "a0", "scope": "link"}, "PASS"),  # host route, no /32
     case("route-v4", "route", {"dst": "10.40.0.0/24", "via": "fd00:1::254"}, "PASS"),  # via inet6
     case("route-v4", "route", {"dst": "10.41.0.0/24", "scope": "link"}, "PASS"),
@@ -184,9 +175,7 @@ CASES = [
     case("route-v6", "route", {"dst": "fd00:10::/64", "nexthops": [{"via": "fd00:1::254", "weight": 3},
                                                                  {"via": "fd00:1::253", "weight": 1}]}, "PASS"),
     case("route-v6", "route", {"dst": "fd00:10::/64", "nexthops": [{"via": "fd00:1::253", "weight": 3}]}, "FAIL"),
-    case("route-v6", "route", {"dst": "fd00:10:0::/64"}, "PASS",
-         bug="route dst in another spelling (fd00:10:0::/64 = fd00:10::/64): the judge matches it, the screen "
-             "compares the text and does not hold"),
+    case("route-v6", "route", {"dst": "fd00:10:0::/64"}, "PASS"),
     case("route-table-100", "route", {"dst": "10.2.0.0/24", "table": 100, "via": "10.1.0.254"}, "PASS"),
     case("route-table-missing", "route", {"dst": "default", "table": 4242, "expect": "absent"}, "PASS",
          observed={"routes_to_dst": [], "matching": 0, "table_exists": False}),
@@ -215,12 +204,10 @@ CASES = [
          "PASS"),
     case("path-via-inet6", "path", {"to": "10.40.0.1", "via": "fd00:1::254", "dev": "a0"}, "PASS"),
     case("path-local", "path", {"to": "10.1.0.1", "type": "local", "dev": "lo", "table": "local"}, "PASS"),
-    case("path-broadcast", "path", {"to": "10.1.0.255", "expect": "unreachable"}, "PASS"),  # not routed as unicast
-    case("path-broadcast", "path", {"to": "10.1.0.255", "type": "broadcast"}, "PASS",
-         bug="path type broadcast/multicast is accepted by the model but can never PASS: the judge calls such an "
-             "answer 'not routed' and the screen wants unicast|local"),
-    case("path-multicast", "path", {"to": "224.0.0.5", "type": "multicast", "dev": "a0"}, "PASS",
-         bug="as above (path type multicast)"),
+    # A broadcast answer delivers the packet: it is routed, not unreachable.
+    case("path-broadcast", "path", {"to": "10.1.0.255", "expect": "unreachable"}, "FAIL"),
+    case("path-broadcast", "path", {"to": "10.1.0.255", "type": "broadcast"}, "PASS"),
+    case("path-multicast", "path", {"to": "224.0.0.5", "type": "multicast", "dev": "a0"}, "PASS"),
     case("path-blackhole", "path", {"to": "10.66.0.1", "expect": "unreachable"}, "PASS",
          observed={"routed": False, "error": "RTNETLINK answers: Invalid argument"}),
     case("path-blackhole", "path", {"to": "10.66.0.1", "dev": "a0"}, "FAIL",
@@ -247,9 +234,7 @@ CASES = [
          reason="the kernel has no sysctl net.ipv4.no_such_key"),
     case("sysctl-missing-interface", "sysctl", {"key": "net.ipv4.conf.nope.rp_filter", "expect": "absent"}, "PASS"),
     case("sysctl-directory", "sysctl", {"key": "net.ipv4.conf.all", "value": " ".join(
-        RECORDS["sysctl-directory"]["stdout"].split())}, "PASS",
-         bug="a sysctl whose output has several lines (a directory key such as net.ipv4.conf.all): the judge reads "
-             "every line, the screen only the first"),
+        RECORDS["sysctl-directory"]["stdout"].split())}, "PASS"),
     # ------------------------------------------------------------------ ping
     case("ping-ok-ttl63", "ping", {"to": "10.2.0.1", "count": 2, "ttl": 63, "max_rtt": 10}, "PASS",
          observed={"exit_code": 0, "transmitted": 2, "received": 2, "loss_percent": 0, "loss_of_count_percent": 0.0,
@@ -263,9 +248,9 @@ CASES = [
          observed={"received": 2, "loss_of_count_percent": 33.333}),
     case("ping-loss-1-of-3", "ping", {"to": "10.2.0.1", "count": 3, "interval": 0.25, "max_loss": 30}, "FAIL",
          reason="packet loss 33.333% of 3 is above 30%"),
-    case("ping-loss-1-of-3", "ping", {"to": "10.2.0.1", "count": 3, "interval": 0.25, "max_loss": 33.333}, "PASS",
-         bug="ping max_loss at the boundary: the judge compares 33.333 (rounded to 3 places) with max_loss 33.333 "
-             "and PASSes; the screen compares in 1/100 % (1 of 3 lost: 10000 > 3333*3) and does not hold"),
+    # 1 of 3 is 33.33...%, above 33.333%: judge and screen both say so (same integer arithmetic).
+    case("ping-loss-1-of-3", "ping", {"to": "10.2.0.1", "count": 3, "interval": 0.25, "max_loss": 33.333}, "FAIL"),
+    case("ping-loss-1-of-3", "ping", {"to": "10.2.0.1", "count": 3, "interval": 0.25, "max_loss": 33.34}, "PASS"),
     case("ping-ttl-exceeded-v4", "ping", {"to": "10.2.0.1", "count": 1, "error": {"type": "ttl_exceeded",
                                                                                 "from": "10.1.0.254"}}, "PASS",
          observed={"errors": [{"type": "ttl_exceeded", "from": "10.1.0.254"}]}),
@@ -353,9 +338,6 @@ def test_judge_and_screen_on_real_output(record, kind, fields, status, reason, o
     assert held == (status == "PASS"), f"the screen says {'held' if held else 'not held'}, the judge {status}"
 
 
-@pytest.mark.xfail(strict=True, reason="neighbour judge looks only at the first entry for the address (found[0]); "
-                   "10.1.0.254 is REACHABLE on a0 and FAILED on a2 (in either order): asked for one state without "
-                   "dev, the judge FAILs when the other entry comes first, while the screen (any entry) holds")
 def test_neighbour_on_two_links_without_dev():
     record = RECORDS["neigh-to"]
     specs = [spec_of("neighbour", {"namespace": "a", "address": "10.1.0.254", "state": [state]})

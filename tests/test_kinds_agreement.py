@@ -2,22 +2,20 @@
 
 The screen decides ``within`` retries, which steps keep their namespace state and repro.sh's
 verdicts; the judge has the last word. Every run of the kind tests asserts the agreement
-(``kindtools.run``); here every shipped scenario runs once with each step's checks followed
-by their inversions (present <-> absent, reachable <-> unreachable, ...), so both sides see
-checks that hold and checks that do not. Command and connect checks are not doubled (a command
+(``kindtools.run``); every shipped scenario runs once (test_scenarios_shipped) with each
+step's checks followed by their inversions made here (present <-> absent, reachable <->
+unreachable, ...), so both sides see checks that hold and checks that do not. Command and connect checks are not doubled (a command
 may change state; a second listener would take the same port).
 
-Disagreements found on purpose (the regular-expression dialect of command patterns and
-expect_error) are marked xfail with the bug.
+Patterns (command outputs, expect_error) are POSIX extended regular expressions matched line by
+line, as ``grep -E`` does, on both sides: the cases below hold both to that.
 """
 
 import copy
 
 import pytest
-import yaml
 
-from conftest import SCENARIOS, needs_root
-from kindtools import assert_agree, facts, run, screens_hold, spec_of, target  # noqa: F401 - fixtures
+from kindtools import screens_hold, spec_of
 from harness.checks import judge
 from harness.checks.refused import RefusedCheck
 from harness.protocol import CheckOutput
@@ -27,10 +25,13 @@ NOT_DOUBLED = ("command", "connect")
 
 def inverted(check: dict):
     """The check that asserts the opposite of ``check`` (a scenario's check as YAML data), or
-    None for kinds that are not doubled."""
+    None for kinds that are not doubled and for checks with ``within`` (their state is still
+    changing: an inversion running beside them would race with it)."""
     [kind] = [k for k in check if k not in ("name", "within")]
-    if kind in NOT_DOUBLED:
+    if kind in NOT_DOUBLED or check.get("within"):
         return None
+    if kind == "ping" and any(k in check[kind] for k in ("error", "size", "pmtudisc", "send_ttl", "silent")):
+        return None  # it provokes ICMP errors and PMTU state: a twin beside it would change what it sees
     spec = dict(check[kind])
     name = inversion_name(check.get("name") or spec_of(kind, spec).title())
     if kind == "ping":
@@ -58,8 +59,11 @@ def inverted(check: dict):
     return {"name": name, kind: spec}
 
 
+INVERTED = "inverted: "
+
+
 def inversion_name(name: str) -> str:
-    return ("inverted: " + name)[:120]
+    return (INVERTED + name)[:120]
 
 
 def with_inversions(data: dict) -> tuple[dict, int]:
@@ -74,25 +78,6 @@ def with_inversions(data: dict) -> tuple[dict, int]:
     return data, count
 
 
-@needs_root
-@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
-def test_shipped_scenario_screens_agree_with_judges(path, target, facts, no_leftovers):
-    data, doubled = with_inversions(yaml.safe_load(path.read_text()))
-    result = run(yaml.safe_dump(data, sort_keys=False), target, facts)
-    if result.status == "SKIP":
-        pytest.skip(result.reason)
-    assert_agree(result)
-    ran = [c for c in result.checks if c.screen_held is not None]
-    assert ran, result.reason
-    # Each inversion asserts what its original does not: when one passed, the other failed.
-    by_name = {c.name: c for c in result.checks}
-    for c in result.checks:
-        twin = by_name.get(inversion_name(c.name))
-        if twin and c.status == "PASS":
-            assert twin.status == "FAIL", f"{c.name} passed and so did its inversion ({twin.reason})"
-    assert doubled == 0 or any(c.status == "FAIL" for c in result.checks)
-
-
 COMMAND_OUTPUTS = [
     # (what, pattern, stdout): the pattern matches per POSIX ERE (grep -E, any line), as documented
     ("a POSIX class", "exit [[:digit:]]+", "exit 42\n"),
@@ -102,9 +87,6 @@ COMMAND_OUTPUTS = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="command stdout/stderr patterns (and expect_error) are POSIX ERE matched per "
-                   "line by the screen (grep -E) but Python re over the whole text by the judge: [[:digit:]] and "
-                   r"\< \> mean other things in Python, [^x] and \s cross lines there")
 @pytest.mark.parametrize("what, pattern, stdout", COMMAND_OUTPUTS, ids=[c[0] for c in COMMAND_OUTPUTS])
 def test_command_patterns_mean_the_same_to_screen_and_judge(what, pattern, stdout):
     cases = []
@@ -116,7 +98,6 @@ def test_command_patterns_mean_the_same_to_screen_and_judge(what, pattern, stdou
     assert [v == "PASS" for v in verdicts] == held, f"judge {verdicts}, screen {held}"
 
 
-@pytest.mark.xfail(strict=True, reason="as above, for expect_error (the refused check)")
 def test_expect_error_patterns_mean_the_same_to_screen_and_judge():
     spec = RefusedCheck(namespace="a", change="route add default", pattern="File [[:alpha:]]+")
     held = screens_hold([(spec, 2, "", "RTNETLINK answers: File exists\n")])

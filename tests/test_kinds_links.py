@@ -243,10 +243,8 @@ def test_links_addresses_neighbours_sysctls(target, facts, no_leftovers):
 
 @pytest.mark.parametrize("kind, name, fields", [
     ("dummy", "d0", "addresses: [10.3.0.1/24]"),
-    pytest.param("vlan", "a0.10", "link: a0, id: 10, addresses: [10.3.0.1/24]", marks=pytest.mark.xfail(
-        strict=True, reason="set-up brings the vlan up before its parent veth (the links section's 'link set up' "
-        "runs before the veths section's), and the kernel refuses: 'RTNETLINK answers: Network is down'; seen "
-        "in a VM with Debian's 6.1 kernel")),
+    # A vlan is set up after its parent veth (the kernel refuses otherwise: "Network is down").
+    ("vlan", "a0.10", "link: a0, id: 10, addresses: [10.3.0.1/24]"),
     ("bond", "bond0", "mode: active-backup, miimon: 100, ports: [a0]"),
     ("vrf", "blue", "table: 10, ports: [a0]"),
 ])
@@ -336,15 +334,9 @@ checks:
 """, target, facts)
     if result.status == "SKIP":
         pytest.skip(result.reason)
-    if result.status == "ERROR" and "Operation not supported" in result.reason:
-        pytest.xfail("harness gap: bridge vlan_filtering needs CONFIG_BRIDGE_VLAN_FILTERING, which the harness does "
-                     "not probe, so a kernel without it gives ERROR in set-up instead of SKIP: " + result.reason)
     assert_marked_statuses(result)
 
 
-@pytest.mark.xfail(strict=True, reason="set-up adds the addresses of the 'addresses' section before those of 'veths' "
-                   "(sections run in name order within a phase, not as written), so an extra address written after "
-                   "a veth's own becomes the link's primary address and the kernel's source address")
 def test_a_veths_own_address_stays_primary(target, facts, no_leftovers):
     result = run("""
 name: primary-address

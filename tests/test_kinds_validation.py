@@ -4,6 +4,7 @@ deep nesting, odd keys) is refused quickly; YAML merge keys work.
 """
 
 import functools
+import re
 import textwrap
 
 import pytest
@@ -121,7 +122,7 @@ REFUSALS = [
     ("a route check of the wrong family", "checks:\n  - route: {namespace: a, dst: 10.0.0.0/24, ipv6: true}\n",
      "t.yaml:8: checks[0].route: ipv6: true contradicts dst 10.0.0.0/24"),
     ("a path that asserts nothing", "checks:\n  - path: {namespace: a, to: 10.0.0.2}\n",
-     "t.yaml:8: checks[0].path: say what the path must be: one or more of dev, via, src, table, type, mtu, mtu_lock"),
+     "t.yaml:8: checks[0].path: say what the path must be: one or more of dev, via, src, table, type, mtu, mtu_lock, exception"),
     ("iif without from", "checks:\n  - path: {namespace: a, to: 10.0.0.2, iif: a0, dev: a0}\n",
      "t.yaml:8: checks[0].path: iif needs from (ip route get ... from ADDR iif DEV)"),
     ("an unreachable path with a device", "checks:\n  - path: {namespace: a, to: 10.0.0.2, dev: a0, expect: unreachable}\n",
@@ -146,7 +147,7 @@ REFUSALS = [
      "t.yaml:8: checks[0].neighbour.state[0]: Input should be 'REACHABLE', 'STALE', 'DELAY', 'PROBE', 'FAILED', "
      "'INCOMPLETE', 'PERMANENT', 'NOARP' or 'NONE' (got 'UP')"),
     ("two kinds in one check", "checks:\n  - {ping: {from: a, to: 10.0.0.2}, route: {namespace: a, dst: default}}\n",
-     "t.yaml:8: checks[0]: a check has exactly one of address, command, connect, link, neighbour, path, ping, "
+     "t.yaml:8: checks[0]: a check has exactly one of address, command, connect, link, neighbour, nexthop, path, ping, "
      "route, rule, sysctl (found ['ping', 'route'])"),
     ("within 0", "checks:\n  - {within: 0, ping: {from: a, to: 10.0.0.2}}\n",
      "t.yaml:8: checks[0].within: Input should be greater than 0"),
@@ -167,29 +168,23 @@ def test_a_refusal_in_each_of_two_places_is_reported_twice():
                      "t.yaml:10: rules[0]: a rule does one thing: give one of table, l3mdev, goto, action"]
 
 
-@pytest.mark.xfail(strict=True, reason="expect_error in the set-up is reported at line 1 with the section name "
-                   "(t.yaml:1: routes: ...) instead of the item's line and field (t.yaml:8: routes[0].expect_error)")
 def test_expect_error_at_the_top_level_names_its_line_and_field():
     problem = only_problem(BASE + "routes:\n  - {namespace: a, dst: default, via: 10.0.0.2, expect_error: File exists}\n"
                            + CHECK)
-    assert problem.startswith("t.yaml:8: routes[0].expect_error: expect_error belongs to a step's change")
+    assert problem.startswith("t.yaml:8: routes[0].expect_error: a change the kernel must refuse belongs in a step")
 
 
 def test_expect_error_at_the_top_level_is_refused_with_the_fix():
     problem = only_problem(BASE + "routes:\n  - {namespace: a, dst: default, via: 10.0.0.2, expect_error: File exists}\n"
                            + CHECK)
-    assert problem.endswith("expect_error belongs to a step's change, not to the set-up (make the change in a step)")
+    assert problem.endswith("belongs in a step, not in the set-up: move it into a step")
 
 
-@pytest.mark.xfail(strict=True, reason="a command's run given as a YAML bool gives two problems for one field "
-                   "(not a list / not a string), the second with a '.str' path")
 def test_run_of_the_wrong_type_is_one_problem():
     assert only_problem(BASE + "checks:\n  - command: {namespace: a, run: true}\n").startswith(
         "t.yaml:8: checks[0].command.run: ")
 
 
-@pytest.mark.xfail(strict=True, reason="a host-wide sysctl key in a step is reported with the path "
-                   "'steps[0].sysctls.a.kernel.hostname.[key]' (pydantic's '[key]' marker left in)")
 def test_host_wide_sysctl_in_a_step_names_the_key():
     problem = only_problem(BASE + "steps:\n  - sysctls: {a: {kernel.hostname: x}}\n    checks: [{ping: {from: a, to: 10.0.0.2}}]\n")
     assert problem.startswith("t.yaml:8: steps[0].sysctls.a.kernel.hostname: 'kernel.hostname' is not a "
@@ -237,12 +232,10 @@ def test_a_mapping_as_a_key():
 def test_a_5000_digit_integer():
     problem = only_problem("name: x\nnamespaces: {a: }\nchecks:\n  - ping:\n      from: a\n      to: 127.0.0.1\n"
                            "      count: " + "9" * 5000 + "\n")
-    assert problem.startswith("t.yaml:7: checks[0].ping.count: ") and problem.endswith("write a shorter one")
+    assert problem.startswith("t.yaml:7: checks[0].ping.count: ") and problem.endswith("write a value the field takes")
     assert len(problem) < 400
 
 
-@pytest.mark.xfail(strict=True, reason="the 5000-digit integer's message passes on Python's own advice: 'use "
-                   "sys.set_int_max_str_digits() to increase the limit', a fix for a programmer, not a scenario author")
 def test_a_5000_digit_integer_gets_a_fix_for_the_author():
     problem = only_problem("name: x\nnamespaces: {a: }\nchecks: [{ping: {from: a, to: 127.0.0.1, count: "
                            + "9" * 5000 + "}}]\n")
@@ -264,24 +257,20 @@ DEEP = "name: x\nnamespaces: {a: }\nchecks: " + "[" * 100_000 + "]" * 100_000 + 
 
 
 def test_a_billion_laughs_is_refused():
-    assert _hostile(BILLION_LAUGHS) == ("t.yaml: the document expands to more than 200000 values (YAML aliases "
-                                        "repeating each other?): simplify it")
+    assert re.fullmatch(r"t\.yaml:\d+: l\d: the document expands to more than 200000 values \(YAML aliases "
+                        r"repeating each other\?\): simplify it", _hostile(BILLION_LAUGHS))
 
 
 def test_100000_nested_brackets_are_refused():
-    assert _hostile(DEEP) == "t.yaml: nested too deeply for a scenario: flatten it"
+    assert _hostile(DEEP) == "t.yaml:3: nested more than 100 levels deep: flatten it"
 
 
-@pytest.mark.xfail(strict=True, reason="an alias bomb and 100000 nested brackets are refused without a line "
-                   "number (the loader knows the node where the budget or the depth ran out)")
 @pytest.mark.parametrize("text", [BILLION_LAUGHS, DEEP], ids=["billion-laughs", "deep"])
 def test_hostile_yaml_names_a_line(text):
     assert _hostile(text).startswith("t.yaml:")
     assert _hostile(text).split(":")[1].isdigit()
 
 
-@pytest.mark.xfail(strict=True, reason="a NUL character gives a two-line message without a line number "
-                   "(PyYAML's 'in \"<unicode string>\", position N' is passed on as it is)")
 def test_a_control_character_is_one_line():
     only_problem("name: x\nnamespaces: {a: }\ndescription: \x00\n" + CHECK)
 
@@ -314,8 +303,6 @@ def test_a_name_made_twice_is_refused():
                   "delete the first before)")
 
 
-@pytest.mark.xfail(strict=True, reason="deleting a link does not free its addresses for the duplicate check: "
-                   "the same address on a new link in a later step is refused as 'already given'")
 def test_an_address_of_a_deleted_link_may_be_given_again():
     parse_scenario(BASE_STEPS + textwrap.dedent("""\
         steps:
@@ -326,9 +313,6 @@ def test_an_address_of_a_deleted_link_may_be_given_again():
         """), "t.yaml")
 
 
-@pytest.mark.xfail(strict=True, reason="within one step the duplicate check reads the sections in name order "
-                   "(creations before delete_*), while the step runs deletions first: deleting and re-adding an "
-                   "address or a link in one step is refused")
 @pytest.mark.parametrize("step", [
     "delete_addresses: [{namespace: a, dev: a0, address: 10.0.0.1/24}]\n"
     "    addresses: [{namespace: a, dev: a0, address: 10.0.0.1/24}]",
@@ -339,8 +323,6 @@ def test_delete_and_make_again_in_one_step(step):
     parse_scenario(BASE_STEPS + f"steps:\n  - {step}\n    checks: [{{link: {{namespace: a, name: a0}}}}]\n", "t.yaml")
 
 
-@pytest.mark.xfail(strict=True, reason="deleting a namespace does not free the names of its veths' peers in other "
-                   "namespaces (they go with it), so making the pair again is refused as a duplicate")
 def test_a_veth_into_a_deleted_namespace_may_be_made_again():
     parse_scenario(BASE_STEPS + textwrap.dedent("""\
         steps:

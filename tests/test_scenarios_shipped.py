@@ -8,8 +8,12 @@ import pytest
 
 from conftest import SCENARIOS, needs_root
 from harness.facts import gather_facts, needs
-from harness.loader import load_scenario
+import yaml
+
+from harness.loader import load_scenario, parse_scenario
 from harness.runner import run_scenario
+from kindtools import assert_agree
+from test_kinds_agreement import INVERTED, inversion_name, with_inversions
 from harness.targets.local import LocalTarget
 
 SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
@@ -48,16 +52,28 @@ def facts(target):
 @needs_root
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_shipped_scenario_passes_or_skips_for_a_missing_feature(path, target, facts, no_leftovers):
+    """One run per scenario, its checks each followed by their inversion (test_kinds_agreement):
+    every check of the scenario PASSes, every inversion of a check that holds at once FAILs,
+    and every check's bash screen agrees with its Python judge."""
     scenario = load_scenario(path)
-    result = run_scenario(scenario, target, file=path, facts=facts)
+    data, doubled = with_inversions(yaml.safe_load(path.read_text()))
+    result = run_scenario(parse_scenario(yaml.safe_dump(data, sort_keys=False), str(path)), target,
+                          file=path, facts=facts)
     if result.status == "SKIP":
         _kernel, features, _tools = needs(scenario)
-        reasons = result.reason.split("; ")
-        for reason in reasons:
+        for reason in result.reason.split("; "):
             lacks = LACKS.match(reason)
             assert lacks, f"a shipped scenario may SKIP here only for a missing kernel feature: {reason}"
             assert lacks[1] in features and facts.features.get(lacks[1]) is False, reason
         return
-    assert result.status == "PASS", "\n".join(f"{c.status} {c.name}: {c.reason}\n{c.stdout}{c.stderr}"
-                                              for c in result.checks if c.status != "PASS") or result.reason
-    assert result.checks and all(c.status == "PASS" for c in result.checks)
+    assert result.status in ("PASS", "FAIL"), result.reason
+    originals = [c for c in result.checks if not c.name.startswith(INVERTED)]
+    assert originals and all(c.status == "PASS" for c in originals), "\n".join(
+        f"{c.status} {c.name}: {c.reason}\n{c.stdout}{c.stderr}" for c in originals if c.status != "PASS")
+    by_name = {c.name: c for c in result.checks}
+    for c in originals:
+        twin = by_name.get(inversion_name(c.name))
+        if twin:
+            assert twin.status == "FAIL", f"{c.name} passed and so did its inversion ({twin.reason})"
+    assert len(result.checks) == len(originals) + doubled
+    assert_agree(result)

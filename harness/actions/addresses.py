@@ -1,8 +1,9 @@
 """``addresses`` (``ip addr add``) and ``delete_addresses`` (``ip addr del``).
 
 IPv4 addresses get ``broadcast +`` (prefixes up to /30). IPv6 addresses get ``nodad`` unless
-the address says ``nodad: false`` or its namespace turns DAD on (an ``accept_dad`` sysctl
-other than 0): the harness's fast default, which a DAD scenario overrides by saying so.
+its namespace turns DAD on (an ``accept_dad`` sysctl other than 0): the harness's fast
+default. An address with ``nodad: false`` runs DAD: its link gets ``accept_dad: 1`` first
+(the link's other addresses keep ``nodad``).
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ item for that phase; ``r`` is the render context (``r.ns`` maps scenario namespa
 the run's real ones).
 
 Set-up (the scenario's top-level sections) and every step apply their changes phase by
-phase, in ``PHASES`` order, each phase's items in the order written: deletions first (the
+phase, in ``PHASES`` order, each phase's items in the order written (sections as the file
+orders them, items as each section lists them): deletions first (the
 reverse of creation), then namespaces, sysctls, links, masters, per-interface sysctls, link
 settings, addresses, neighbour entries, nexthop objects, routes, rules, firewall rules, traffic
 control.
@@ -31,8 +32,8 @@ from harness.fields import Model, Ref, Regex
 PHASES = (
     "delete_qdisc", "delete_rule", "delete_route", "delete_nexthop", "delete_neighbour", "delete_address",
     "delete_link", "delete_namespace",
-    "namespace", "sysctl", "create", "create_stacked", "attach", "if_sysctl", "link", "address", "neighbour",
-    "nexthop", "route", "rule", "firewall", "qdisc",
+    "namespace", "sysctl", "create", "create_stacked", "attach", "if_sysctl", "link", "link_stacked", "address",
+    "neighbour", "nexthop", "route", "rule", "firewall", "qdisc",
 )
 
 

@@ -136,8 +136,10 @@ class Link(Action):
     def phases(self) -> tuple[str, ...]:
         if not self.created:
             return ("attach", "link") if (self.master or self.nomaster) else ("link",)
-        first = "create_stacked" if self.kind in STACKED or (self.kind == "vxlan" and self.link) else "create"
-        return (first, "attach", "link")
+        if self.kind in STACKED or (self.kind == "vxlan" and self.link):
+            # Made, and set up, once the link it sits on exists and is up ("Network is down" otherwise).
+            return ("create_stacked", "attach", "link_stacked")
+        return ("create", "attach", "link")
 
     def summary(self) -> str:
         if self.created:
@@ -178,7 +180,8 @@ class Link(Action):
         return out
 
     def features(self) -> tuple[str, ...]:
-        return (self.kind,) if self.kind else ()
+        # A kernel without CONFIG_BRIDGE_VLAN_FILTERING refuses the attribute, even set to 0.
+        return ((self.kind,) if self.kind else ()) + (("bridge_vlan_filtering",) if self.vlan_filtering is not None else ())
 
     def enslaved(self) -> list[tuple[str, str]]:
         """``(port, master)`` pairs this item makes, in its namespace."""

@@ -84,23 +84,25 @@ class AddressCheck(CheckSpec):
                 return Verdict(ERROR, expected, {}, "cannot read ip -json addr's output")
         found = [dict(a, dev=link.get("ifname")) for link in links for a in link.get("addr_info", [])
                  if a.get("local") == self.ip and (self.prefixlen is None or a.get("prefixlen") == self.prefixlen)]
-        observed: dict[str, Any] = {"present": bool(found)}
-        if found:
-            a = found[0]
-            observed.update({"dev": a["dev"], "prefixlen": a.get("prefixlen"), "scope": a.get("scope"),
-                             **{flag: bool(a.get(flag)) for flag in FLAGS}})
         wanted = {flag: getattr(self, flag) for flag in FLAGS + ("scope",) if getattr(self, flag) is not None}
-        wrong = [k for k, v in wanted.items() if found and observed[k] != v]
+        entries = [{"dev": a["dev"], "prefixlen": a.get("prefixlen"), "scope": a.get("scope"),
+                    **{flag: bool(a.get(flag)) for flag in FLAGS}} for a in found]
+        holding = [e for e in entries if all(e[k] == v for k, v in wanted.items())]
+        observed: dict[str, Any] = {"present": bool(found)}
+        if entries:
+            observed.update(holding[0] if holding else entries[0])
+            if len(entries) > 1:
+                observed["on"] = [e["dev"] for e in entries]
         if self.expect == "absent":
-            if found and not wrong:
-                return Verdict(FAIL, expected, observed, f"{self.address} is present on {observed['dev']}")
+            if holding:
+                return Verdict(FAIL, expected, observed, f"{self.address} is present on {holding[0]['dev']}")
             return Verdict(PASS, expected, observed)
         if not found:
             return Verdict(FAIL, expected, observed, f"no address {self.address}"
                            + (f" on {self.dev}" if self.dev else f" in namespace {self.namespace}"))
-        if wrong:
+        if not holding:
             return Verdict(FAIL, expected, observed, "the address differs: " + ", ".join(
-                f"{k} {observed[k]} (expected {wanted[k]})" for k in wrong))
+                f"{k} {entries[0][k]} (expected {v})" for k, v in wanted.items() if entries[0][k] != v))
         return Verdict(PASS, expected, observed)
 
     @staticmethod

@@ -105,6 +105,25 @@ def ere_escape(text: str) -> str:
     return _ERE_SPECIAL.sub(r"\\\1", text)
 
 
+_POSIX_CLASSES = {
+    "alpha": "a-zA-Z", "digit": "0-9", "alnum": "a-zA-Z0-9", "upper": "A-Z", "lower": "a-z",
+    "space": r" \t\n\r\f\v", "blank": r" \t", "xdigit": "0-9A-Fa-f", "punct": r"!-/:-@\[-`{-~",
+    "cntrl": r"\x00-\x1f\x7f", "print": r"\x20-\x7e", "graph": r"\x21-\x7e",
+}
+
+
+def python_regex(ere: str) -> str:
+    """A POSIX ERE as GNU ``grep -E`` reads it, written for Python ``re``: ``[[:digit:]]`` ->
+    ``[0-9]``, ``\\<``/``\\>`` -> word boundaries."""
+    text = re.sub(r"\[:([a-z]+):\]", lambda m: _POSIX_CLASSES.get(m[1], m[0]), ere)
+    return text.replace(r"\<", r"\b(?=\w)").replace(r"\>", r"\b(?<=\w)")
+
+
 def matches(pattern: Optional[str], text: str) -> bool:
-    """Does ``pattern`` (POSIX ERE, as ``grep -E``: any line) occur in ``text``? None matches anything."""
-    return pattern is None or re.search(pattern, text, re.MULTILINE) is not None
+    """Does ``pattern`` (POSIX ERE, as ``grep -E``) match some line of ``text``? None matches anything.
+
+    Line by line, as ``grep`` reads it (so ``\\s`` or ``[^x]`` never span two lines)."""
+    if pattern is None:
+        return True
+    compiled = re.compile(python_regex(pattern))
+    return any(compiled.search(line) for line in text.split("\n"))

@@ -12,10 +12,11 @@ from typing import Any, Literal, Optional
 
 from pydantic import Field
 
-from harness.checks.base import ERROR, FAIL, PASS, CheckSpec, Ref, Verdict, ere_escape
+from harness.checks.base import ERROR, FAIL, PASS, CheckSpec, Ref, Verdict, ere_escape, matches
 from harness.fields import IfName, IpAddress, Mac, NsName, ip_version
 from harness.protocol import CheckOutput
 
+NO_DEVICE = r"does not exist|Cannot find device"
 State = Literal["REACHABLE", "STALE", "DELAY", "PROBE", "FAILED", "INCOMPLETE", "PERMANENT", "NOARP", "NONE"]
 
 
@@ -55,36 +56,45 @@ class NeighbourCheck(CheckSpec):
     def judge(self, output: CheckOutput) -> Verdict:
         expected = self.expected()
         if output.exit_code != 0:
-            return Verdict(ERROR, expected, {"exit_code": output.exit_code},
-                           f"ip neigh show failed: {output.stderr.strip()[:300]}")
-        entries = self.parse_output(output.stdout, output.stderr)
+            if not matches(NO_DEVICE, output.stderr):
+                return Verdict(ERROR, expected, {"exit_code": output.exit_code},
+                               f"ip neigh show failed: {output.stderr.strip()[:300]}")
+            entries = []  # the device is gone: it has no neighbours
+        else:
+            entries = self.parse_output(output.stdout, output.stderr)
         if entries is None:
             return Verdict(ERROR, expected, {}, "cannot read ip -json neigh's output")
         # With "dev DEV" iproute2 filters by device and leaves "dev" out of each entry.
         found = [e for e in entries if e.get("dst") == self.address]
+        entries = [{"dev": e.get("dev", self.dev), "state": e.get("state", []), "lladdr": e.get("lladdr"),
+                    "router": "router" in e} for e in found]
+        holding = [e for e in entries if not self._differs(e)]
         observed: dict[str, Any] = {"present": bool(found)}
-        if found:
-            e = found[0]
-            observed.update({"dev": e.get("dev", self.dev), "state": e.get("state", []), "lladdr": e.get("lladdr"),
-                             "router": "router" in e})
-        wrong = []
-        if found:
-            if self.state and not set(observed["state"]) & set(self.state):
-                wrong.append("state")
-            if self.lladdr and (observed["lladdr"] or "").lower() != self.lladdr:
-                wrong.append("lladdr")
-            if self.router is not None and observed["router"] != self.router:
-                wrong.append("router")
+        if entries:
+            observed.update(holding[0] if holding else entries[0])
+            if len(entries) > 1:
+                observed["entries"] = entries
         if self.expect == "absent":
-            if found and not wrong:
+            if holding:
                 return Verdict(FAIL, expected, observed, f"{self.address} is in the neighbour table")
             return Verdict(PASS, expected, observed)
         if not found:
             return Verdict(FAIL, expected, observed, f"no neighbour entry for {self.address}")
-        if wrong:
+        if not holding:
             return Verdict(FAIL, expected, observed, "the entry differs: " + ", ".join(
-                f"{k} {observed[k]} (expected {getattr(self, k)})" for k in wrong))
+                f"{k} {entries[0][k]} (expected {getattr(self, k)})" for k in self._differs(entries[0])))
         return Verdict(PASS, expected, observed)
+
+    def _differs(self, entry: dict) -> list[str]:
+        """The fields of ``entry`` that are not as the check wants."""
+        wrong = []
+        if self.state and not set(entry["state"]) & set(self.state):
+            wrong.append("state")
+        if self.lladdr and (entry["lladdr"] or "").lower() != self.lladdr:
+            wrong.append("lladdr")
+        if self.router is not None and entry["router"] != self.router:
+            wrong.append("router")
+        return wrong
 
     @staticmethod
     def brief(observed: dict[str, Any]) -> str:

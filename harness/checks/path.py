@@ -21,6 +21,8 @@ from harness.protocol import CheckOutput
 # How `ip route get` (iproute2) reports that no route leads there: unreachable/no route,
 # blackhole (EINVAL), prohibit (EACCES).
 NO_PATH = r"Network is unreachable|No route to host|Invalid argument|Permission denied"
+# Answers of ``ip route get`` that deliver the packet somewhere (the others drop or refuse it).
+ROUTED = ("unicast", "local", "broadcast", "multicast", "anycast")
 _NO_PATH = re.compile(NO_PATH)
 
 
@@ -29,6 +31,7 @@ class PathCheck(CheckSpec):
 
     kind = "path"
     no_path_pattern: ClassVar[str] = NO_PATH
+    routed_types: ClassVar[tuple[str, ...]] = ROUTED
 
     namespace: NsName
     to: IpAddress
@@ -46,7 +49,7 @@ class PathCheck(CheckSpec):
     via: Optional[IpAddress] = None
     src: Optional[IpAddress] = Field(None, description="the source address the kernel picks")
     table: Optional[Union[Table]] = None
-    type: Optional[Literal["unicast", "local", "broadcast", "multicast"]] = None
+    type: Optional[Literal[ROUTED]] = None  # type: ignore[valid-type]
     mtu: Optional[int] = Field(None, ge=68, le=65535, description="the path MTU (route or cached exception)")
     mtu_lock: Optional[bool] = Field(None, description="the MTU is locked (mtu lock N)")
     exception: Optional[bool] = Field(None, description="a route exception is cached for the destination "
@@ -128,7 +131,7 @@ class PathCheck(CheckSpec):
             return Verdict(ERROR, expected, {}, "ip route get printed no route")
         route = routes[0]
         kind = route.type or "unicast"
-        observed: dict[str, Any] = {"routed": kind in ("unicast", "local"), "dev": route.dev, "type": kind,
+        observed: dict[str, Any] = {"routed": kind in ROUTED, "dev": route.dev, "type": kind,
                                     "table": route.table or "main"}
         if route.gateway:
             observed["via"] = route.gateway
@@ -153,7 +156,7 @@ class PathCheck(CheckSpec):
     def line_patterns(self) -> list[str]:
         """What the answer (its line with its cache line joined) must look like: ``+ERE`` / ``-ERE``."""
         esc = ere_escape
-        patterns = [r"+^(unicast|local) "]
+        patterns = ["+^(" + "|".join(ROUTED) + ") "]
         for key in ("dev", "via", "src"):
             value = getattr(self, key)
             if value is not None:  # "via inet6 ADDR": an IPv4 route via an IPv6 next hop

@@ -1,7 +1,7 @@
 """``route``: a route with the given fields is present (or absent) in a namespace's route table.
 
-Reads ``ip route show`` (iproute2 text format, 4.x .. 6.x; ``harness.parsers.routes``). A
-table that does not exist yet (``Error: ipv4: FIB table does not exist.``) holds no route.
+Reads ``ip -d route show`` (iproute2 text format, 4.x .. 6.x: each route with its type,
+proto and scope; ``harness.parsers.routes``). A table that does not exist yet (``Error: ipv4: FIB table does not exist.``) holds no route.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import ipaddress
 import re
 from typing import Any, Literal, Optional, Union
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from harness.checks.base import ERROR, FAIL, PASS, CheckSpec, Ref, Verdict, ere_escape
 from harness.fields import Destination, IfName, IpAddress, Model, NsName, Table, U32, ip_version
@@ -20,6 +20,10 @@ from harness.protocol import CheckOutput
 ROUTE_TYPES = ("unicast", "local", "broadcast", "multicast", "blackhole", "unreachable", "prohibit", "throw",
                "anycast", "nat")
 NO_TABLE = re.compile(r"FIB table does not exist")
+# Route protocol numbers iproute2 prints by name (lib/rt_names.c, rtnl_rtprot_tab).
+PROTO_NAMES = {0: "unspec", 1: "redirect", 2: "kernel", 3: "boot", 4: "static", 8: "gated", 9: "ra", 10: "mrt",
+               11: "zebra", 12: "bird", 13: "dnrouted", 14: "xorp", 15: "ntk", 16: "dhcp", 18: "keepalived",
+               42: "babel", 99: "openr", 186: "bgp", 187: "isis", 188: "ospf", 189: "rip", 192: "eigrp"}
 
 
 # Flags iproute2 prints on a route or one of its paths (ip route show, iproute2 4.x .. 6.x).
@@ -59,6 +63,11 @@ class RouteCheck(CheckSpec):
     mtu: Optional[int] = Field(None, ge=68, le=65535)
     expect: Literal["present", "absent"] = "present"
     ipv6: Optional[bool] = Field(None, description="IPv6 table; default: from dst and via")
+
+    @field_validator("proto")
+    @classmethod
+    def _proto(cls, value: Optional[str]) -> Optional[str]:
+        return PROTO_NAMES.get(int(value), value) if value is not None and value.isdigit() else value
 
     @model_validator(mode="after")
     def _consistent(self) -> "RouteCheck":
@@ -177,9 +186,7 @@ class RouteCheck(CheckSpec):
         patterns = []
         for key, value in (("via", self.via), ("dev", self.dev), ("src", self.src), ("proto", self.proto),
                            ("scope", self.scope), ("nhid", self.nhid), ("mtu", self.mtu)):
-            if key == "scope" and value == "global":
-                patterns.append("- scope ")  # iproute2 prints no scope for global routes
-            elif value is not None:
+            if value is not None:  # ip -d prints every route's proto and scope
                 # "via inet6 ADDR" (an IPv4 route via an IPv6 next hop), "mtu lock N"
                 qualifier = {"via": "(inet6 )?", "mtu": "(lock )?"}.get(key, "")
                 patterns.append(rf"+ {key} {qualifier}{esc(str(value))}( |$)")

@@ -149,13 +149,13 @@ COMMANDS = [
     ("rule-v4", f"{A} -4 -json rule show", "host prefix without srclen, not, fwmark/fwmask, iif/oif, tos, "
                                            "ipproto+ports, uidrange, goto, unreachable, suppress_prefixlen, l3mdev"),
     ("rule-v6", f"{A} -6 -json rule show", "IPv6 prefix and host rules"),
-    # route: ip route show [table T]
-    ("route-v4", f"{A} -4 route show", "mtu lock, proto static/boot/42, src, metric, via inet6, multipath, nhid, "
+    # route: ip -d route show [table T]
+    ("route-v4", f"{A} -d -4 route show", "mtu lock, proto static/boot/42, src, metric, via inet6, multipath, nhid, "
                                        "blackhole, prohibit, unreachable, throw"),
-    ("route-v6", f"{A} -6 route show", "device route without next hop, IPv6 multipath with weights"),
-    ("route-table-100", f"{A} -4 route show table 100", "a table with one route"),
-    ("route-table-missing", f"{A} -4 route show table 4242", "a table that does not exist"),
-    ("route-local-lo-down", f"{E} -4 route show table local", "fresh namespace, lo down: no local table yet"),
+    ("route-v6", f"{A} -d -6 route show", "device route without next hop, IPv6 multipath with weights"),
+    ("route-table-100", f"{A} -d -4 route show table 100", "a table with one route"),
+    ("route-table-missing", f"{A} -d -4 route show table 4242", "a table that does not exist"),
+    ("route-local-lo-down", f"{E} -d -4 route show table local", "fresh namespace, lo down: no local table yet"),
     # path: ip -d route get
     ("path-plain", f"{A} -d route get 10.2.0.1", "through the router, nothing cached yet"),
     ("ping-frag-needed-v4", f"{PING_A} -4 -c 1 -w 1 -M do -s 1400 10.2.0.1", "router's link to 10.2.0.1 has mtu 1300"),
