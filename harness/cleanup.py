@@ -28,6 +28,19 @@ def kernel_log_script(seconds: float) -> str:
     )
 
 
+def clean_run(target: Target, run_id: str, timeout: float = AFTERMATH_TIMEOUT_S) -> Optional[str]:
+    """Remove what run ``run_id`` left on ``target`` (namespaces, lock, temp dir) if it is over.
+
+    Returns None when the clean script ran, or a sentence saying why the target could not be
+    reached. Never raises ``TargetError``.
+    """
+    try:
+        target.run(render_clean(run_id), timeout=timeout)
+    except (TargetError, OSError) as exc:
+        return f"could not clean up after run {run_id}: {exc}"
+    return None
+
+
 def clean_after(target: Target, result: ScenarioResult) -> Optional[str]:
     """Clean up after ``result`` when its run script did not finish, and fetch the kernel log it missed.
 

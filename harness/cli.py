@@ -25,6 +25,8 @@ EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 RUN_ID = re.compile(r"[0-9a-f]{6}")
 # Longest path a bundle adds below --bundle-dir (name, run id, suffixes, its deepest file).
 BUNDLE_PATH_SLACK = 200
+# How long clean-up after Ctrl-C or SIGTERM may take on the target (seconds).
+INTERRUPT_CLEAN_TIMEOUT_S = 20
 
 
 class UsageError(Exception):
@@ -212,11 +214,18 @@ def _run_one(args, target, facts, file, scenario, trouble: list[str]):
     scenario runs all the same.
     """
     from harness.bundle import write_bundle
-    from harness.cleanup import clean_after
+    from harness.cleanup import clean_after, clean_run
+    from harness.render import new_run_id
     from harness.report import format_scenario
     from harness.runner import run_scenario
 
-    result = run_scenario(scenario, target, file=file, facts=facts, capture_state=args.report)
+    run_id = new_run_id()
+    try:
+        result = run_scenario(scenario, target, file=file, facts=facts, run_id=run_id, capture_state=args.report)
+    except KeyboardInterrupt:
+        # The script was stopped and tore down; if its grace ran out, its lock and temp dir go here.
+        clean_run(target, run_id, timeout=INTERRUPT_CLEAN_TIMEOUT_S)
+        raise
     if result.status == "ERROR":
         note = clean_after(target, result)
         if note:

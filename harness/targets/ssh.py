@@ -17,6 +17,7 @@ anywhere the harness logs in as root (``ssh`` would use the local user name).
 from __future__ import annotations
 
 import os
+import re
 import select
 import shlex
 import socket
@@ -40,6 +41,10 @@ TCP_USER_TIMEOUT_MS = 15000
 DEFAULT_SSH_CONFIG = "~/.ssh/config"
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 MAX_JUMPS = 8
+# How long the remote script's trap gets to tear down after Ctrl-C or SIGTERM (seconds).
+TEARDOWN_GRACE_S = 15
+# The first stderr line of every script run: the remote shell's pid (taken out of the result).
+PID_TAG = "netns-harness-pid="
 
 
 @dataclass(frozen=True)
@@ -310,25 +315,36 @@ class SshTarget(Target):
     # -- running ------------------------------------------------------------------------
 
     def _command(self, timeout: float) -> str:
-        deadline = f"timeout -k {KILL_AFTER_S} {int(timeout)}"
-        prefix = "" if self.user == "root" else "sudo -n "
-        return f"{prefix}{deadline} bash -s"
+        # The shell says its pid (then execs `timeout`, keeping it), so Ctrl-C can stop the script.
+        inner = f"echo {PID_TAG}$$ >&2; exec timeout -k {KILL_AFTER_S} {int(timeout)} bash -s"
+        return f"{self._sudo}sh -c {shlex.quote(inner)}"
+
+    @property
+    def _sudo(self) -> str:
+        return "" if self.user == "root" else "sudo -n "
 
     def run(self, script: str, *, timeout: float) -> ExecResult:
         """Send ``script`` to ``bash -s`` as root and collect its output.
 
         The far side's ``timeout`` stops it after ``timeout`` seconds; locally we give up
         ``KILL_AFTER_S`` later. Raises ``TargetError`` on a lost connection, a dead peer,
-        a local timeout, or sudo asking for a password.
+        a local timeout, or sudo asking for a password. On ``KeyboardInterrupt`` (Ctrl-C,
+        SIGTERM, SIGHUP in the CLI) the remote script gets SIGTERM, so its trap tears down,
+        and is given ``TEARDOWN_GRACE_S`` to finish before the interrupt goes on.
         """
         start = time.monotonic()
         client = self._connect()
+        out, err = bytearray(), bytearray()
         try:
             channel = client.get_transport().open_session()
             channel.exec_command(self._command(timeout))
-            channel.sendall(script.encode())
-            channel.shutdown_write()
-            stdout, stderr = self._drain(channel, start + timeout + KILL_AFTER_S + 5)
+            try:
+                channel.sendall(script.encode())
+                channel.shutdown_write()
+                self._drain(channel, start + timeout + KILL_AFTER_S + 5, out, err)
+            except KeyboardInterrupt:
+                self._stop_remote(channel, err)
+                raise
             exit_code = channel.recv_exit_status()
         except (paramiko.SSHException, OSError, EOFError) as exc:
             self.close()
@@ -336,13 +352,30 @@ class SshTarget(Target):
         if exit_code == -1:
             self.close()
             raise TargetError(f"connection to {self.where} lost: the script's exit status never came")
+        stderr = re.sub(rf"^{PID_TAG}\d+\n", "", err.decode(errors="replace"), count=1)
         if exit_code == 1 and stderr.startswith("sudo:"):
             raise TargetError(f"sudo on {self.where} needs a password: allow {self.user} passwordless sudo ({stderr.strip()})")
-        return ExecResult(exit_code, stdout, stderr, time.monotonic() - start)
+        return ExecResult(exit_code, out.decode(errors="replace"), stderr, time.monotonic() - start)
 
-    def _drain(self, channel: paramiko.Channel, give_up_at: float) -> tuple[str, str]:
-        """Read stdout and stderr together until the command exits (no deadlock on large output)."""
-        out, err = bytearray(), bytearray()
+    def _stop_remote(self, channel: paramiko.Channel, err: bytearray) -> None:
+        """SIGTERM the remote script (through its ``timeout``) and wait for it to tear down, briefly."""
+        pid = re.match(rf"{PID_TAG}(\d+)\n".encode(), bytes(err))
+        try:
+            if pid:
+                stopper = channel.get_transport().open_session(timeout=5)
+                stopper.exec_command(f"{self._sudo}kill -TERM {int(pid.group(1))}")
+            give_up_at = time.monotonic() + TEARDOWN_GRACE_S
+            while not channel.exit_status_ready() and time.monotonic() < give_up_at:
+                select.select([channel], [], [], 0.5)
+                while channel.recv_ready():
+                    channel.recv(65536)
+                while channel.recv_stderr_ready():
+                    channel.recv_stderr(65536)
+        except (paramiko.SSHException, OSError, EOFError, TargetError):
+            pass  # the connection is gone: the script sees a broken pipe and tears down by itself
+
+    def _drain(self, channel: paramiko.Channel, give_up_at: float, out: bytearray, err: bytearray) -> None:
+        """Read stdout and stderr together into ``out``/``err`` until the command exits (no deadlock on large output)."""
         while True:
             while channel.recv_ready():
                 out += channel.recv(65536)
@@ -359,7 +392,6 @@ class SshTarget(Target):
                 channel.close()
                 raise TargetError(f"{self.where} did not finish the script in time: the host or VM stopped answering")
             select.select([channel], [], [], 0.5)
-        return out.decode(errors="replace"), err.decode(errors="replace")
 
     def describe(self) -> dict:
         return {"target": "ssh", "host": self.host, "port": self.port, "user": self.user}
