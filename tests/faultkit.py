@@ -28,13 +28,34 @@ def run_ids_of_namespaces() -> dict[str, str]:
     return {p.name: m.group(1) for p in NETNS_DIR.iterdir() if (m := RUN_NAME.match(p.name))}
 
 
+def live_runs() -> set[str]:
+    """Run ids whose lock is held (read from /proc/locks: taking the lock to test it could make a
+    run that is just starting fail). Other runs on this machine (another test session) are live."""
+    held = set()  # (major, minor, inode) of every held lock; /proc/locks writes MAJ:MIN in hex
+    for line in Path("/proc/locks").read_text().splitlines():
+        for field in line.split():
+            if field.count(":") == 2:
+                major, minor, inode = field.split(":")
+                held.add((int(major, 16), int(minor, 16), int(inode)))
+    runs = set()
+    for lock in LOCK_DIR.glob("*.lock") if LOCK_DIR.is_dir() else []:
+        try:
+            st = lock.stat()
+        except FileNotFoundError:
+            continue
+        if (os.major(st.st_dev), os.minor(st.st_dev), st.st_ino) in held:
+            runs.add(lock.stem)
+    return runs
+
+
 def leftovers() -> set[str]:
-    """Everything a harness run can leave on this machine: namespaces, lock files, temp dirs."""
-    found = {f"namespace {name!r}" for name in run_ids_of_namespaces()}
-    found |= {f"lock {p}" for p in LOCK_DIR.glob("*.lock")} if LOCK_DIR.is_dir() else set()
+    """What runs that are over left on this machine: namespaces, lock files, temp dirs (live runs' are not leftovers)."""
+    live = live_runs()
+    found = {f"namespace {name!r}" for name, run in run_ids_of_namespaces().items() if run not in live}
+    found |= {f"lock {p}" for p in LOCK_DIR.glob("*.lock") if p.stem not in live} if LOCK_DIR.is_dir() else set()
     tmp = {Path(os.environ.get("TMPDIR") or "/tmp"), Path("/tmp")}
     found |= {f"temp dir {p}" for d in tmp for p in d.glob("netns-harness-[0-9a-f]*.??????")
-              if re.fullmatch(r"netns-harness-[0-9a-f]{6}\.\w{6}", p.name)}
+              if re.fullmatch(r"netns-harness-[0-9a-f]{6}\.\w{6}", p.name) and p.name[14:20] not in live}
     return found
 
 
