@@ -71,7 +71,7 @@ def check_output_paths(json_path: Optional[str], bundle_dir: Optional[str], bund
             raise UsageError(f"--json {json_path}: is a directory; give a file name, e.g. {path / 'results.json'}")
         if not path.parent.is_dir():
             raise UsageError(f"--json {json_path}: directory {path.parent} does not exist")
-        if (path.exists() and not os.access(path, os.W_OK)) or not os.access(path.parent, os.W_OK | os.X_OK):
+        if not (os.access(path, os.W_OK) if path.exists() else os.access(path.parent, os.W_OK | os.X_OK)):
             raise UsageError(f"--json {json_path}: cannot be written (permissions or a read-only file system)")
     problem = _bundle_dir_problem(Path(bundle_dir)) if bundle_dir else None
     if problem and bundle_dir_given:
