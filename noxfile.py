@@ -2,7 +2,7 @@
 and the kernel matrix: ``kernel(ID)`` and ``matrix``.
 
 ``nox -s scenarios`` boots a VM from the Vagrantfile and runs every scenario in it;
-``nox -s scenarios -- --target local`` runs them on this machine instead (as root).
+``nox -s scenarios -- --harness-target local`` runs them on this machine instead (as root).
 ``nox -s "kernel(kernel-6.12)"`` runs every scenario on one kernel of ``harness/kernels.py``;
 ``nox -s matrix`` runs them on all those kernels at once and writes ``results/matrix.md``.
 """
@@ -51,21 +51,21 @@ def host_setup(session: nox.Session) -> None:
 
 
 def _uses_local_box(posargs: list) -> bool:
-    return bool(os.environ.get("HARNESS_BOX_KERNEL")) or "--box-kernel" in posargs
+    return bool(os.environ.get("HARNESS_BOX_KERNEL")) or "--harness-box-kernel" in posargs
 
 
 @nox.session
 def scenarios(session: nox.Session) -> None:
     """Run every scenario in scenarios/ (default target: a Vagrant VM) with a JUnit report.
 
-    With HARNESS_BOX_KERNEL=PKG (or -- --box-kernel PKG) the box is built here from Debian
+    With HARNESS_BOX_KERNEL=PKG (or -- --harness-box-kernel PKG) the box is built here from Debian
     packages (cached) and the libvirt host is prepared first.
     """
     session.install("-e", ".[test]")
     if _uses_local_box(session.posargs) and os.geteuid() == 0:
         session.run("harness", "host-setup")
     os.makedirs("results", exist_ok=True)
-    args = ["--target", os.environ.get("HARNESS_TARGET", "vagrant"), *session.posargs]
+    args = ["--harness-target", os.environ.get("HARNESS_TARGET", "vagrant"), *session.posargs]
     session.run(
         "pytest", "scenarios", "-p", "no:cacheprovider", "-v",
         "--junitxml", "results/scenarios.xml", "--harness-json", "results/scenarios.json",
@@ -85,8 +85,8 @@ def kernel(session: nox.Session, kernel_id: str) -> None:
         session.run("harness", "host-setup")
     os.makedirs("results", exist_ok=True)
     session.run(
-        "pytest", "scenarios", "-p", "no:cacheprovider", "-v", "--target", "vagrant",
-        "--box-kernel", KERNELS[kernel_id],
+        "pytest", "scenarios", "-p", "no:cacheprovider", "-v", "--harness-target", "vagrant",
+        "--harness-box-kernel", KERNELS[kernel_id],
         "--junitxml", f"results/scenarios-{kernel_id}.xml", "--harness-json", f"results/scenarios-{kernel_id}.json",
         *session.posargs,
         interrupt_timeout=INTERRUPT_TIMEOUT_S,
@@ -98,7 +98,7 @@ def matrix(session: nox.Session) -> None:
     """Every scenario on every kernel of harness/kernels.py, one VM per kernel in parallel (xdist),
     with the matrix in the terminal and in results/matrix.md (per kernel: results/<id>.json).
 
-    -- --kernels kernel-6.1 picks kernels; -- -n 1 runs the VMs one after the other.
+    -- --harness-kernels kernel-6.1 picks kernels; -- -n 1 runs the VMs one after the other.
     """
     session.install("-e", ".[test]")
     if os.geteuid() == 0:
@@ -106,8 +106,8 @@ def matrix(session: nox.Session) -> None:
     os.makedirs("results", exist_ok=True)
     session.run(
         "pytest", "scenarios", "-p", "no:cacheprovider", "-v",
-        "--kernels", ",".join(KERNELS), "-n", str(MATRIX_WORKERS), "--dist", "loadgroup",
-        "--matrix-report", "results/matrix.md", "--junitxml", "results/matrix.xml",
+        "--harness-kernels", ",".join(KERNELS), "-n", str(MATRIX_WORKERS), "--dist", "loadgroup",
+        "--harness-matrix-report", "results/matrix.md", "--junitxml", "results/matrix.xml",
         *session.posargs,
         interrupt_timeout=INTERRUPT_TIMEOUT_S,
     )

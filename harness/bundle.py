@@ -33,7 +33,6 @@ import re
 import secrets
 import shutil
 import stat
-import subprocess
 import tarfile
 import zlib
 from dataclasses import dataclass
@@ -46,10 +45,10 @@ from harness import __version__
 from harness.diagram import mermaid
 from harness.facts import Facts
 from harness.model import Scenario
-from harness.parsers import ParseError, parse_ping, parse_routes
-from harness.render import plan_steps, render, render_repro
+from harness.render import check_plan, render, render_repro
 from harness.report import one_line, printable, redact_result, script_failure
-from harness.runner import CheckResult, ScenarioResult, check_name
+from harness.resources import harness_commit
+from harness.runner import CheckResult, ScenarioResult
 
 # Outcomes that get a bundle without being asked; where bundles go by default.
 BUNDLE_STATUSES = ("FAIL", "ERROR", "XPASS")
@@ -58,7 +57,6 @@ DEFAULT_BUNDLE_DIR = "results/bundles"
 # Keys of a target's description that say what the target is, not who runs it.
 TARGET_KEYS = ("target", "box", "box_version", "provider", "provider_version", "vagrant_version",
                "vagrant_libvirt_version")
-REPO = Path(__file__).resolve().parents[1]
 
 # A bundle's name: the scenario name cut to this many characters (plus a digest of the full
 # name when cut) and the run id; well under the 255 bytes a file name may have.
@@ -71,15 +69,6 @@ NEEDED_FILES = ("scenario.yaml", "results.json", "target.json")
 
 class BundleError(ValueError):
     """A path that is not a readable netns-harness bundle; the message says what is wrong."""
-
-
-def harness_commit() -> Optional[str]:
-    """The git commit of the harness checkout, or None outside a git checkout."""
-    try:
-        out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() or None
 
 
 def bundle_name(scenario_name: str, run_id: str) -> str:
@@ -96,14 +85,12 @@ def bundle_name(scenario_name: str, run_id: str) -> str:
 
 def _parsed(check: CheckResult) -> Any:
     """The parsed tool output of a check (ping: iputils summary and replies; route/path: iproute2 routes)."""
+    from harness.checks import CHECK_KINDS
+
     if not check.command:
         return None  # never ran
-    try:
-        if check.kind == "ping":
-            return parse_ping(check.stdout + check.stderr).to_dict()
-        return [r.to_dict() for r in parse_routes(check.stdout, tool="ip-route")]
-    except (ParseError, ValueError):
-        return None
+    kind = CHECK_KINDS.get(check.kind)
+    return kind.parse_output(check.stdout, check.stderr) if kind else None
 
 
 def _scenario_text(scenario: Scenario, file: str) -> str:
@@ -225,7 +212,7 @@ def report_markdown(scenario: Scenario, result: ScenarioResult, target: dict[str
 
 def _check_names(scenario: Scenario, result: ScenarioResult) -> dict[str, str]:
     """A display name for every check the scenario plans, whether or not it ran."""
-    names = {cid: check_name(check) for planned in plan_steps(scenario) for cid, check in planned.checks}
+    names = {check.id: check.name for planned in check_plan(scenario) for check in planned.checks}
     names.update({c.id: c.name for c in result.checks})
     return names
 

@@ -95,6 +95,51 @@ def _bundle_dir_problem(directory: Path) -> Optional[str]:
         return "the path is too long for the bundles below it"
     return None
 
+DESCRIPTION = "Test Linux network-namespace setups: YAML scenarios run on this machine, a VM or an ssh host."
+
+EPILOG = """\
+exit codes:
+  0    every check passed (or was skipped)
+  1    a check failed (repro: the verdicts differ from the bundle's)
+  2    bad input, or a harness or target error; nothing half-done is left behind
+  130  interrupted (Ctrl-C), 143 stopped by SIGTERM, 129 by SIGHUP: the run's namespaces
+       were torn down first
+
+environment:
+  HARNESS_BOX               vagrant: the box (default debian/bookworm64)
+  HARNESS_BOX_KERNEL        vagrant: build (or reuse) a local box with this Debian kernel package
+  HARNESS_DESTROY           vagrant: always, passing (default) or never
+  VAGRANT_DEFAULT_PROVIDER  vagrant: libvirt or virtualbox
+  HARNESS_LIBVIRT_DRIVER    libvirt: kvm, or qemu for software emulation (no working KVM)
+  HARNESS_MEMORY, HARNESS_CPUS  the VM's MiB and vCPUs (default 1024, 1)
+  HARNESS_VAGRANT_DIR       where to run vagrant (default: ./Vagrantfile if present, else the packaged one)
+  HARNESS_CACHE_DIR         where built boxes are cached
+  NO_COLOR                  set (not empty): no colour; output that is not a terminal never has any
+
+examples:
+  harness init                                  a scenarios/ folder, an example and a noxfile
+  sudo harness run scenarios/                   run every scenario on this machine
+  harness run scenarios/ --target vagrant       ... in a disposable VM
+  harness <command> --help                      a command's options and an example
+"""
+
+
+# PASS/FAIL/... at the start of a report line, and their ANSI colours (green, red, bold red, yellow, magenta).
+_STATUS_WORD = re.compile(r"(?m)^(\s*)(PASS|FAIL|ERROR|SKIP|XFAIL|XPASS)\b")
+_COLOURS = {"PASS": "32", "FAIL": "31", "ERROR": "1;31", "SKIP": "33", "XFAIL": "33", "XPASS": "35"}
+
+
+def use_colour(stream) -> bool:
+    """Colour on a terminal only, and never when ``NO_COLOR`` is set and not empty (no-color.org)."""
+    return not os.environ.get("NO_COLOR") and hasattr(stream, "isatty") and stream.isatty()
+
+
+def coloured(text: str, stream) -> str:
+    """``text`` with its status words coloured when ``stream`` is a terminal (see ``use_colour``)."""
+    if not use_colour(stream):
+        return text
+    return _STATUS_WORD.sub(lambda m: f"{m[1]}\033[{_COLOURS[m[2]]}m{m[2]}\033[0m", text)
+
 
 def scenario_files(paths: list[str]) -> list[Path]:
     """Expand files and directories (``*.yaml`` / ``*.yml`` inside, sorted) into scenario files.
@@ -177,7 +222,9 @@ def cmd_run(args) -> int:
     from harness.targets import get_target
 
     loaded = load_all(args.paths)
-    warning = check_output_paths(args.json, args.bundle_dir or DEFAULT_BUNDLE_DIR, args.bundle_dir is not None)
+    out = sys.stderr if args.json == "-" else sys.stdout  # --json -: stdout is the JSON's alone
+    json_file = None if args.json == "-" else args.json
+    warning = check_output_paths(json_file, args.bundle_dir or DEFAULT_BUNDLE_DIR, args.bundle_dir is not None)
     if warning:
         _say(f"harness: warning: {warning}")
     results, facts, trouble = [], None, []
@@ -187,7 +234,7 @@ def cmd_run(args) -> int:
             facts = gather_facts(target)
             _say(one_line(f"target {target.name}: kernel {facts.kernel}, {facts.iproute2}, {facts.ping}"))
             for file, scenario in loaded:
-                results.append(_run_one(args, target, facts, file, scenario, trouble))
+                results.append(_run_one(args, target, facts, file, scenario, trouble, out))
         except Exception:
             failed_outside = True
             raise
@@ -201,13 +248,13 @@ def cmd_run(args) -> int:
                 except OSError as exc:
                     trouble.append(f"could not write --json {args.json}: {exc.strerror or exc}")
                     _say(f"harness: {trouble[-1]}")
-    print(summary_line(results))
+    print(summary_line(results), file=out)
     if trouble or any(r.status == "ERROR" for r in results):
         return EXIT_ERROR
     return EXIT_FAILED if any(r.status == "FAIL" for r in results) else EXIT_OK
 
 
-def _run_one(args, target, facts, file, scenario, trouble: list[str]):
+def _run_one(args, target, facts, file, scenario, trouble: list[str], out):
     """Run one scenario, clean up after a run that died, print it, write its bundle.
 
     A bundle that cannot be written is said in one line and added to ``trouble``; the next
@@ -231,7 +278,7 @@ def _run_one(args, target, facts, file, scenario, trouble: list[str]):
         if note:
             trouble.append(note)
             _say(f"harness: {note}; when the target is back: harness clean --target {args.target}")
-    print(format_scenario(result, args.verbose), flush=True)
+    print(coloured(format_scenario(result, args.verbose), out), file=out, flush=True)
     if args.report or result.status in BUNDLE_STATUSES:
         bundle_dir = Path(args.bundle_dir or DEFAULT_BUNDLE_DIR)
         try:
@@ -243,7 +290,7 @@ def _run_one(args, target, facts, file, scenario, trouble: list[str]):
             trouble.append(f"internal error writing the bundle of {scenario.name}: {type(exc).__name__}: {exc}")
             _say(f"harness: {trouble[-1]}")
         else:
-            print(f"  bug-report bundle: {archive}  (replay: harness repro {archive})", flush=True)
+            print(f"  bug-report bundle: {archive}  (replay: harness repro {archive})", file=out, flush=True)
     return result
 
 
@@ -342,9 +389,34 @@ def cmd_host_setup(args) -> int:
     return EXIT_OK
 
 
-def _add_target_args(p: argparse.ArgumentParser) -> None:
+def cmd_init(args) -> int:
+    from harness.init import InitError, init_project
+
+    try:
+        written = init_project(Path(args.directory), force=args.force)
+    except InitError as exc:
+        print(f"harness init: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    for path in written:
+        print(f"wrote {path}")
+    if Path(args.directory).resolve() != Path.cwd():
+        print(f"next: cd {args.directory}")
+    print("then: sudo harness run scenarios/ (on this machine), or nox -s scenarios (in a VM)")
+    return EXIT_OK
+
+
+def cmd_schema(args) -> int:
+    import json
+
+    from harness.schema import SCHEMAS
+
+    print(json.dumps(SCHEMAS[args.kind](), indent=2))
+    return EXIT_OK
+
+
+def _add_target_args(p: argparse.ArgumentParser, default: str = "local (default)") -> None:
     p.add_argument("--target", default="local",
-                   help="where to run: local (default), vagrant, or ssh://user@host[:port]")
+                   help=f"where to run: local, vagrant, or ssh://user@host[:port]; default: {default}")
     p.add_argument("--box", help="vagrant: the box to boot (default $HARNESS_BOX)")
     p.add_argument("--box-kernel", dest="box_kernel",
                    help="vagrant: build (or reuse) a local libvirt box with this Debian kernel package")
@@ -358,20 +430,38 @@ def _add_target_args(p: argparse.ArgumentParser) -> None:
                         "User, Port, IdentityFile, ProxyJump, ProxyCommand, ConnectTimeout)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="harness", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=f"netns-harness {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+def _command(sub, name: str, summary: str, example: str, details: str = "") -> argparse.ArgumentParser:
+    """A subcommand whose --help gives its summary, ``details`` and an example."""
+    return sub.add_parser(name, help=summary, description=summary + (f"\n\n{details}" if details else ""),
+                          epilog=f"example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter)
 
-    p = sub.add_parser("validate", help="check scenario files without running anything")
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="harness", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"netns-harness {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = _command(sub, "init", "lay out a new project: scenarios/ with an example and its schema, a noxfile",
+                 "harness init my-network-tests",
+                 "Writes scenarios/client-gateway-server.yaml, scenarios/scenario.schema.json (for YAML "
+                 "editors) and noxfile.py\n(session `scenarios`); refuses to overwrite files unless --force.")
+    p.add_argument("directory", nargs="?", default=".", help="the project folder (default: this one)")
+    p.add_argument("--force", action="store_true", help="overwrite files that exist")
+    p.set_defaults(func=cmd_init)
+
+    p = _command(sub, "validate", "check scenario files without running anything", "harness validate scenarios/",
+                 "Every problem is reported with its file, line and field; exit 2 if there is one.")
     p.add_argument("paths", nargs="+", metavar="FILE_OR_DIR")
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("list", help="list scenarios with their steps and checks")
+    p = _command(sub, "list", "list scenarios with their steps and checks", "harness list scenarios/")
     p.add_argument("paths", nargs="*", default=["scenarios"], metavar="FILE_OR_DIR")
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("render", help="print the bash script a scenario renders to")
+    p = _command(sub, "render", "print the bash script a scenario renders to",
+                 "harness render scenarios/veth-pair.yaml > run.sh && sudo bash run.sh",
+                 "The script runs by hand as root on any box with bash, iproute2 and ping.")
     p.add_argument("file")
     p.add_argument("--part", choices=["run", "setup", "teardown"], default="run",
                    help="run (default: the whole self-contained script), setup or teardown")
@@ -379,33 +469,53 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--diagram", action="store_true", help="print the topology as a Mermaid diagram")
     p.set_defaults(func=cmd_render)
 
-    p = sub.add_parser("run", help="run scenarios and judge their checks")
+    p = _command(sub, "run", "run scenarios and judge their checks",
+                 "sudo harness run scenarios/ --json results.json",
+                 "Exit 0: every check passed (or was skipped); 1: a check failed; 2: bad input or a "
+                 "harness/target error.\nA failing scenario leaves a bug-report bundle in --bundle-dir.")
     p.add_argument("paths", nargs="+", metavar="FILE_OR_DIR")
     _add_target_args(p)
-    p.add_argument("--json", metavar="FILE", help="write per-scenario and per-check results as JSON")
+    p.add_argument("--json", metavar="FILE",
+                   help="write per-scenario and per-check results as JSON (-: to stdout, the report to stderr)")
     p.add_argument("-v", "--verbose", action="store_true", help="show expected/observed for passing checks too")
     p.add_argument("--report", action="store_true",
                    help="write a bug-report bundle for every scenario (failing ones always get one)")
     p.add_argument("--bundle-dir", help=f"where bundles go (default {DEFAULT_BUNDLE_DIR})")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("repro", help="re-run a bug-report bundle and say whether the verdicts match")
+    p = _command(sub, "repro", "re-run a bug-report bundle and say whether the verdicts match",
+                 "harness repro results/bundles/vrf-3fa2c1.tar.gz --target local",
+                 "Prints both verdicts per check, then REPRODUCED (exit 0) or NOT REPRODUCED (exit 1).")
     p.add_argument("bundle", help="bundle directory or .tar.gz")
-    _add_target_args(p)
+    _add_target_args(p, default="the bundle's own kind: the same box in a fresh VM for a bundle "
+                                "from a VM, else local")
     p.set_defaults(func=cmd_repro, target=None)
 
-    p = sub.add_parser("clean", help="remove namespaces that killed runs left (only the harness's own)")
+    p = _command(sub, "clean", "remove namespaces that killed runs left (only the harness's own)",
+                 "sudo harness clean", "Only namespaces named nh<6 hex>-* are touched.")
     _add_target_args(p)
     p.add_argument("--run-id", help="only this run's namespaces")
     p.set_defaults(func=cmd_clean)
 
-    box = sub.add_parser("box", help="build VM boxes locally").add_subparsers(dest="box_command", required=True)
-    p = box.add_parser("build", help="build a Debian libvirt box with a chosen kernel package")
+    p = _command(sub, "schema", "print the JSON Schema of scenario files or of --json results",
+                 "harness schema scenario > scenarios/scenario.schema.json",
+                 "Generated from the harness's own models. In a scenario file, a first line\n"
+                 "  # yaml-language-server: $schema=scenario.schema.json\n"
+                 "gives YAML editors completion and checks.")
+    p.add_argument("kind", choices=["scenario", "results"])
+    p.set_defaults(func=cmd_schema)
+
+    box = _command(sub, "box", "build VM boxes locally", "harness box build --kernel linux-image-cloud-amd64")
+    box = box.add_subparsers(dest="box_command", required=True)
+    p = _command(box, "build", "build a Debian libvirt box with a chosen kernel package",
+                 "harness box build --kernel linux-image-cloud-amd64/bookworm-backports",
+                 "Needs root and the Debian mirror only; cached, rebuilt when its inputs change.")
     p.add_argument("--kernel", default="linux-image-cloud-amd64", help="kernel package (default %(default)s)")
     p.add_argument("--force", action="store_true", help="rebuild even when a cached box matches")
     p.set_defaults(func=cmd_box_build)
 
-    p = sub.add_parser("host-setup", help="start libvirt daemons and define its default pool/network")
+    p = _command(sub, "host-setup", "start libvirt daemons and define its default pool/network",
+                 "sudo harness host-setup", "For hosts without systemd; idempotent.")
     p.set_defaults(func=cmd_host_setup)
     return parser
 
@@ -438,9 +548,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         _say("harness: interrupted; the run's namespaces were removed")
         return 130
     except BrokenPipeError:
-        # `harness list | head`: the reader left; nothing more to say.
-        sys.stdout = open(os.devnull, "w")
-        return EXIT_OK
+        # The reader went away (`harness run ... | head`): stop quietly, as a SIGPIPE'd program does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as err:
         _say(f"harness: {err}")
         return EXIT_ERROR

@@ -32,6 +32,8 @@ class Facts:
     ping: str = ""
     features: dict[str, bool] = field(default_factory=dict)
     tools: dict[str, bool] = field(default_factory=dict)
+    # Kernel modules asked for: "loaded" (or built in), "available" (can be loaded), "missing".
+    modules: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -48,6 +50,8 @@ def parse_facts(text: str) -> Facts:
             facts.features[key[8:]] = value == "yes"
         elif key.startswith("tool."):
             facts.tools[key[5:]] = value == "yes"
+        elif key.startswith("module."):
+            facts.modules[key[7:]] = value
         elif key in ("kernel", "uname", "arch", "os", "iproute2", "ping"):
             setattr(facts, key, value)
     return facts
@@ -78,26 +82,62 @@ def _version_tuple(text: str) -> tuple[int, ...]:
     return tuple(int(x) for x in match.group(1).split(".")) if match else ()
 
 
+# How to probe a feature the facts script does not look at: a command run in a throw-away
+# namespace "$ns" (creating such a link loads its kernel module on demand, as any use would).
+FEATURE_PROBES = {
+    "dummy": 'ip -n "$ns" link add h0 type dummy',
+    "vlan": 'ip -n "$ns" link add h1 type veth peer name h1p && ip -n "$ns" link add link h1 name h2 type vlan id 2',
+    "macvlan": 'ip -n "$ns" link add h3 type veth peer name h3p && ip -n "$ns" link add link h3 name h4 type macvlan',
+    "vxlan": 'ip -n "$ns" link add h5 type vxlan id 5 dstport 4789',
+    "bond": 'ip -n "$ns" link add h6 type bond',
+    "nexthop": 'ip -n "$ns" link add h7 type veth peer name h7p && ip -n "$ns" link set h7 up && '
+               'ip -n "$ns" link set h7p up && ip -n "$ns" nexthop add id 7 dev h7',
+    "netem": 'ip -n "$ns" link add h8 type veth peer name h8p && '
+             'ip netns exec "$ns" tc qdisc add dev h8 root netem delay 1ms',
+    "veth": 'ip -n "$ns" link add h9 type veth peer name h10',
+    "vrf": 'ip -n "$ns" link add h11 type vrf table 10',
+    "bridge": 'ip -n "$ns" link add h12 type bridge',
+    "nftables": 'ip netns exec "$ns" nft list ruleset',
+    "ipv6": '[ -e /proc/net/if_inet6 ]',
+}
+
+
 def needs(scenario: Scenario) -> tuple[Optional[str], list[str], list[str]]:
     """What a scenario needs: (minimum kernel, features, tools), declared or implied by what it uses."""
     features = set(scenario.requires.features) | {"netns"}
-    if scenario.veths:
-        features.add("veth")
-    if scenario.vrfs:
-        features.add("vrf")
-    if scenario.bridges:
-        features.add("bridge")
-    if any(a.family == "-6" for a in scenario_addresses(scenario)):
-        features.add("ipv6")
     tools = set(scenario.requires.tools) | set(BASE_TOOLS)
-    if scenario.firewall:
-        features.add("nftables")
-        tools.add("nft")
+    for item in scenario.items():
+        features.update(item.action.features())
+        tools.update(item.action.tools())
+    for step in scenario.all_steps:
+        for check in step.checks:
+            tools.update(check.spec.tools())
+    if any(a.version == 6 for a in scenario_addresses(scenario)):
+        features.add("ipv6")
     return scenario.requires.kernel, sorted(features), sorted(tools)
 
 
-def unmet_needs(scenario: Scenario, facts: Facts) -> list[str]:
-    """Reasons the target cannot run ``scenario`` (empty when it can): each a sentence for SKIP."""
+def probe_features(target: Target, facts: Facts, features: list[str], modules: list[str] = ()) -> None:
+    """Probe ``features`` that ``facts`` has not (``FEATURE_PROBES``) and kernel ``modules``
+    (loaded, or available to load), and record the answers in ``facts``."""
+    missing = [f for f in features if f not in facts.features and f in FEATURE_PROBES]
+    modules = [m for m in modules if m not in facts.modules]
+    if not missing and not modules:
+        return
+    script = environment().get_template("probe.sh.j2").render(
+        probe_ns=f"nh{new_run_id()}-probe", probes={f: FEATURE_PROBES[f] for f in missing}, modules=modules)
+    result = target.run(script, timeout=60)
+    found = parse_facts(result.stdout)
+    facts.features.update(found.features)
+    facts.modules.update(found.modules)
+
+
+def unmet_needs(scenario: Scenario, facts: Facts, loads_modules: bool = False) -> list[str]:
+    """Reasons the target cannot run ``scenario`` (empty when it can): each a sentence for SKIP.
+
+    ``loads_modules``: the target is a disposable VM where the run script may load a module
+    that is available but not loaded; on other targets such a module is an unmet need.
+    """
     kernel, features, tools = needs(scenario)
     reasons = []
     if kernel and _version_tuple(facts.kernel) < _version_tuple(kernel):
@@ -108,6 +148,13 @@ def unmet_needs(scenario: Scenario, facts: Facts) -> list[str]:
     for tool in tools:
         if not facts.tools.get(tool, False):
             reasons.append(f"needs the '{tool}' command, not found on the target")
+    for module in scenario.requires.modules:
+        state = facts.modules.get(module, "missing")
+        if state == "missing":
+            reasons.append(f"needs kernel module {module}, which the target's kernel does not have")
+        elif state == "available" and not loads_modules:
+            reasons.append(f"needs kernel module {module}, not loaded on this target (the harness loads "
+                           f"modules only in its VMs): load it with modprobe {module}, or run in a VM")
     return reasons
 
 

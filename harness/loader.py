@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 import yaml
 from pydantic import ValidationError
@@ -46,35 +46,70 @@ class _LineLoader(yaml.SafeLoader):
     """SafeLoader that remembers the line of every mapping key and sequence item."""
 
 
+# Bounds that keep a hostile file from costing minutes and gigabytes: its size, the values it
+# expands to through aliases (the "billion laughs"), and how deep it nests.
+MAX_BYTES = 2_000_000
+MAX_VALUES = 200_000
+MAX_DEPTH = 100
+_SCALAR_KEYS = (str, int, float, bool, type(None))
+
+
+class _Bad(Exception):
+    """A structural problem found while reading the YAML (line, field path, message)."""
+
+    def __init__(self, line: Optional[int], loc: "Loc", message: str):
+        self.line, self.loc, self.message = line, loc, message
+
+
 def _compose_with_lines(text: str) -> tuple[Any, dict[Loc, int]]:
     loader = _LineLoader(text)
+    budget = [MAX_VALUES]
     try:
         node = loader.get_single_node()
         lines: dict[Loc, int] = {}
 
-        def walk(n: yaml.Node, loc: Loc) -> Any:
+        def construct(n: yaml.Node, loc: Loc) -> Any:
+            try:
+                return loader.construct_object(n, deep=True)
+            except ValueError:  # e.g. an integer of thousands of digits
+                raise _Bad(n.start_mark.line + 1, loc, f"{str(n.value)[:20]}... ({len(str(n.value))} characters) "
+                                                       "is far out of range: write a value the field takes") from None
+
+        def walk(n: yaml.Node, loc: Loc, path: tuple) -> Any:
+            budget[0] -= 1
+            if budget[0] < 0:
+                raise _Bad(None, (), f"the document expands to more than {MAX_VALUES} values "
+                                     "(YAML aliases repeating each other?): simplify it")
+            if len(path) > MAX_DEPTH:
+                raise _Bad(n.start_mark.line + 1, loc, f"nested more than {MAX_DEPTH} levels deep: flatten it")
+            if id(n) in path:
+                raise _Bad(n.start_mark.line + 1, loc, "a YAML alias refers to itself: remove the loop")
+            path = path + (id(n),)
             lines.setdefault(loc, n.start_mark.line + 1)
             if isinstance(n, yaml.MappingNode):
-                out = {}
-                for key_node, value_node in n.value:
-                    key = loader.construct_object(key_node, deep=True)
-                    if key in out:
-                        raise _Duplicate(key, key_node.start_mark.line + 1, loc)
-                    lines[loc + (key,)] = key_node.start_mark.line + 1
-                    out[key] = walk(value_node, loc + (key,))
+                explicit = sum(1 for k, _ in n.value if k.tag != "tag:yaml.org,2002:merge")
+                loader.flatten_mapping(n)  # YAML merge keys (<<: *anchor); explicit keys win
+                merged = len(n.value) - explicit
+                out, given = {}, set()
+                for index, (key_node, value_node) in enumerate(n.value):
+                    key = construct(key_node, loc)
+                    line = key_node.start_mark.line + 1
+                    if not isinstance(key, _SCALAR_KEYS):
+                        raise _Bad(line, loc, f"a key must be a word, not a {type(key).__name__}")
+                    if index >= merged:
+                        if key in given:
+                            raise _Bad(line, loc + (key,), f"'{key}' is given twice; keep one")
+                        given.add(key)
+                    lines[loc + (key,)] = line
+                    out[key] = walk(value_node, loc + (key,), path)
                 return out
             if isinstance(n, yaml.SequenceNode):
-                return [walk(item, loc + (i,)) for i, item in enumerate(n.value)]
-            return loader.construct_object(n, deep=True)
+                return [walk(item, loc + (i,), path) for i, item in enumerate(n.value)]
+            return construct(n, loc)
 
-        return (walk(node, ()) if node is not None else None), lines
+        return (walk(node, (), ()) if node is not None else None), lines
     finally:
         loader.dispose()
-
-
-class _Duplicate(Exception):
-    def __init__(self, key: Any, line: int, loc: Loc):
-        self.key, self.line, self.loc = key, line, loc
 
 
 def format_loc(loc: Loc) -> str:
@@ -95,23 +130,32 @@ def line_of(lines: dict[Loc, int], loc: Loc) -> int | None:
 
 def _allowed_fields(loc: Loc) -> list[str]:
     """Field names valid at the parent of ``loc``, for 'did you mean' on unknown fields."""
-    from harness import model
+    from typing import get_args, get_origin
 
-    cls: Any = Scenario
+    annotation: Any = Scenario
+    skip_key = False
     for part in loc[:-1]:
         if isinstance(part, int):
             continue
-        field = getattr(cls, "model_fields", {}).get(part)
+        if skip_key:  # a key of a dict section (a namespace name)
+            skip_key = False
+            continue
+        cls = _model_in(annotation)
+        field = getattr(cls, "model_fields", {}).get(part) or _by_alias(cls, part)
         if field is None:
             return []
-        if cls is Scenario and part == "namespaces":
-            cls = model.Namespace
-            continue
-        cls = _model_in(field.annotation)
-        if cls is None:
-            return []
+        annotation = field.annotation
+        skip_key = get_origin(annotation) is dict or any(get_origin(a) is dict for a in get_args(annotation))
+    cls = _model_in(annotation)
     fields = getattr(cls, "model_fields", {})
     return [f.alias or name for name, f in fields.items()]
+
+
+def _by_alias(cls: Any, name: str) -> Any:
+    for field in getattr(cls, "model_fields", {}).values():
+        if field.alias == name:
+            return field
+    return None
 
 
 def _model_in(annotation: Any) -> Any:
@@ -164,20 +208,23 @@ def load_scenario(path: Union[str, Path]) -> Scenario:
 
 def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
     """Like ``load_scenario`` but from text; ``file`` names it in error messages."""
+    if len(text.encode("utf-8", errors="replace")) > MAX_BYTES:
+        raise ScenarioError([Problem(file, None, "", f"the file is larger than {MAX_BYTES // 1_000_000} MB: "
+                                                      "a scenario is a page or two of YAML")])
     try:
         data, lines = _compose_with_lines(text)
-    except _Duplicate as dup:
-        raise ScenarioError(
-            [Problem(file, dup.line, format_loc(dup.loc + (dup.key,)), f"'{dup.key}' is given twice; keep one")]
-        ) from None
+    except _Bad as bad:
+        raise ScenarioError([Problem(file, bad.line, format_loc(bad.loc), bad.message)]) from None
     except RecursionError:
-        raise ScenarioError([Problem(file, None, "", "a YAML alias refers to itself: remove the loop")]) from None
+        raise ScenarioError([Problem(file, None, "", "nested too deeply for a scenario: flatten it")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
         raise ScenarioError([Problem(file, line, "", f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
     if not isinstance(data, dict):
         raise ScenarioError([Problem(file, 1, "", "a scenario file is a mapping with 'name', 'namespaces' and checks")])
+    # Top-level keys starting with "x-" are the author's own (a place for YAML anchors), as in Compose files.
+    data = {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as err:
@@ -188,4 +235,5 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
     ]
     if problems:
         raise ScenarioError(problems)
+    scenario._lines = lines
     return scenario

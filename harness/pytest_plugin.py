@@ -1,15 +1,22 @@
-"""pytest plugin: every ``*.yaml`` in a ``scenarios/`` directory is a test.
+"""pytest plugin: scenario files are collected, and each check is its own test result.
 
-``pytest scenarios/ --target local --junitxml results.xml`` runs each scenario file as one
-test; a failure report lists each check's verdict, expected and observed values and raw
-output. One target (and so one VM) serves the whole session.
+``pytest scenarios/ --harness-target local --junitxml out.xml``: every scenario file found by
+the ``harness_scenarios`` globs (default ``scenarios/*.yaml scenarios/*.yml``), and any YAML
+file named on the command line, becomes one item per check
+(``scenarios/veth-pair.yaml::ping host -> 10.0.0.2 ttl=64``; with steps,
+``STEP/CHECK``). The scenario runs once, when its first selected check comes up; ``-k``
+selects checks by name, ``-m "not vrf"`` by the kernel features the scenario needs.
+A check that FAILs fails its item (the failure names the check, expected, observed, the
+command and its output); an ERROR verdict or a target error is an error of the item, in
+one line. One target (and so one VM) serves the whole session.
 
-Kernel matrix: ``--kernels kernel-6.1,kernel-6.12`` (ids from ``harness/kernels.py``, or
-Debian kernel packages) makes one item per scenario and kernel (``veth-pair[kernel-6.12]``),
-each kernel with its own VM (created on first use, closed after its last item), and an
-``xdist_group`` per kernel so ``-n 2 --dist loadgroup`` gives each worker one kernel's VM.
-At the end the controller prints the matrix and writes ``--matrix-report`` (Markdown) with
-``<kernel-id>.json`` results next to it; workers ship their results in ``workeroutput``.
+Every option has an ini setting of the same name (``harness_target = vagrant`` in
+``pytest.ini`` or ``[tool.pytest.ini_options]``); the command line wins. All are prefixed
+``--harness-`` so the plugin sits beside pytest-embedded, pytest-testinfra and others.
+
+Under pytest-xdist a scenario's checks stay on one worker (``-n N`` implies
+``--dist loadfile``), and the controller writes one ``--harness-json`` with every worker's
+scenarios. The kernel matrix (``--harness-kernels``) lives in ``harness.pytest_matrix``.
 """
 
 from __future__ import annotations
@@ -17,258 +24,37 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import sys
+import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import pytest
 
 from harness.bundle import DEFAULT_BUNDLE_DIR
-from harness.checks import ERROR, FAIL, SKIP
+from harness.checks import ERROR, FAIL, SKIP, XFAIL, XPASS
 from harness.loader import ScenarioError, load_scenario
-from harness.report import format_scenario
 
-_TARGET = pytest.StashKey[dict]()
-_MATRIX = pytest.StashKey[dict]()
-_WORKER_OUTPUT_KEY = "netns_harness_matrix"
+# The options and ini settings, and the kernel matrix's VMs, are plugins of their own
+# (pytest imports them after this module, so this module imports neither at the top).
+pytest_plugins = ["harness.pytest_settings", "harness.pytest_matrix"]
 
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("netns-harness")
-    group.addoption("--target", "--harness-target", dest="harness_target", default="local",
-                    help="where scenarios run: local (default), vagrant, ssh://user@host[:port]")
-    group.addoption("--box", dest="harness_box", default=None, help="vagrant: the box to boot")
-    group.addoption("--box-kernel", dest="harness_box_kernel", default=None,
-                    help="vagrant: build (or reuse) a local libvirt box with this Debian kernel package")
-    group.addoption("--destroy", dest="harness_destroy", default=None, choices=["always", "passing", "never"],
-                    help="vagrant: when to destroy the VM (default passing)")
-    group.addoption("--reuse", dest="harness_reuse", action="store_true", default=None,
-                    help="vagrant: run on the VM that is already up")
-    group.addoption("--identity", dest="harness_identity", default=None, help="ssh: private key file")
-    group.addoption("--known-hosts", dest="harness_known_hosts", default=None, help="ssh: known_hosts file")
-    group.addoption("--harness-json", dest="harness_json", default=None, help="write results as JSON here")
-    group.addoption("--harness-report", dest="harness_report", action="store_true", default=False,
-                    help="keep namespace state after every step and write a bug-report bundle for every scenario")
-    group.addoption("--bundle-dir", dest="harness_bundle_dir", default=DEFAULT_BUNDLE_DIR,
-                    help="where bug-report bundles of failing scenarios go (default %(default)s)")
-    group.addoption("--kernels", dest="harness_kernels", default=None, metavar="KERNEL[,KERNEL...]",
-                    help="kernel matrix: run every scenario in one VM per kernel; ids from harness/kernels.py "
-                         "(kernel-6.1, kernel-6.12) or Debian kernel packages. Add -n N --dist loadgroup "
-                         "to run the VMs in parallel")
-    group.addoption("--matrix-report", dest="harness_matrix_report", default="results/matrix.md", metavar="FILE",
-                    help="kernel matrix: write the Markdown report here (default results/matrix.md), "
-                         "each kernel's results as <kernel-id>.json next to it")
+_STATE = pytest.StashKey["SessionState"]()
+_WORKER_OUTPUT_KEY = "netns_harness_results"
+# Marker names for the kernel features a scenario needs (harness.facts.needs), for -m.
+FEATURE_MARKERS = ("netns", "veth", "vrf", "bridge", "nftables", "ipv6")
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.stash[_TARGET] = {"target": None, "facts": None, "results": []}
-    if config.option.harness_kernels:
-        _configure_matrix(config)
-
-
-def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> Optional[pytest.Collector]:
-    # A scenario file sits in a scenarios/ directory and declares namespaces; other YAML there
-    # (a project's own config) is not ours to collect.
-    if file_path.suffix in (".yaml", ".yml") and file_path.parent.name == "scenarios":
-        if re.search(r"(?m)^namespaces:", file_path.read_text(encoding="utf-8", errors="replace")):
-            return ScenarioFile.from_parent(parent, path=file_path)
-    return None
-
-
-class ScenarioFile(pytest.File):
-    def collect(self):
-        matrix = self.config.stash.get(_MATRIX, None)
-        if matrix is None:
-            yield ScenarioItem.from_parent(self, name=self.path.stem)
-            return
-        for kid, _package in matrix["kernels"]:
-            item = ScenarioItem.from_parent(self, name=f"{self.path.stem}[{kid}]", kernel=kid)
-            item.add_marker(pytest.mark.xdist_group(name=kid))
-            yield item
-
-
-class ScenarioFailed(Exception):
-    """Raised by a scenario item whose status is FAIL or ERROR; carries the text report."""
-
-
-def _session_target(config: pytest.Config):
-    state = config.stash[_TARGET]
-    if state["target"] is None:
-        from harness.facts import gather_facts
-        from harness.targets import get_target
-
-        options = {
-            key: getattr(config.option, f"harness_{key}")
-            for key in ("box", "box_kernel", "destroy", "reuse", "identity", "known_hosts")
-            if getattr(config.option, f"harness_{key}") is not None
-        }
-        state["target"] = get_target(config.option.harness_target, **options)
-        # Booting a VM takes a while: show its progress live, not in the captured output.
-        capture = config.pluginmanager.getplugin("capturemanager")
-        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-            state["facts"] = gather_facts(state["target"])
-    return state["target"], state["facts"]
-
-
-class ScenarioItem(pytest.Item):
-    def __init__(self, *, kernel: Optional[str] = None, **kwargs):
-        super().__init__(**kwargs)
-        self.kernel = kernel  # a --kernels id, or None for the session's one target
-
-    def runtest(self) -> None:
-        from harness.runner import run_scenario
-
-        try:
-            scenario = load_scenario(self.path)
-        except ScenarioError as err:
-            if self.kernel is not None:
-                _record_invalid(self.config, self.kernel, self.path, err)
-            raise ScenarioFailed(f"invalid scenario (nothing was run):\n{err}") from None
-        capture = self.config.option.harness_report
-        if self.kernel is None:
-            target, facts = _session_target(self.config)
-            result = run_scenario(scenario, target, file=self.path, facts=facts, capture_state=capture)
-            self.config.stash[_TARGET]["results"].append(result)
-        else:
-            result = _run_on_kernel(self.config, self.kernel, scenario, self.path)
-        bundle = self._bundle(scenario, result)
-        self.user_properties.append(("status", result.status))
-        if bundle:
-            self.user_properties.append(("bundle", str(bundle)))
-        for check in result.checks:
-            self.user_properties.append((f"check {check.id} {check.name}", check.status))
-        if result.status == SKIP:
-            pytest.skip(result.reason)
-        if result.status == "XFAIL":
-            pytest.xfail(result.reason)
-        if result.status == "XPASS":
-            # pytest's own XPASS comes from markers; say it in the report instead.
-            self.add_report_section("call", "harness", f"XPASS: {result.reason}")
-            return
-        if result.status != "PASS":
-            raise ScenarioFailed(format_scenario(result) + (f"\n  bug-report bundle: {bundle}" if bundle else ""))
-
-    def _bundle(self, scenario, result) -> Optional[Path]:
-        """Write a bug-report bundle for a failing scenario (any, with --harness-report)."""
-        from harness.bundle import BUNDLE_STATUSES, write_bundle
-        from harness.targets.base import TargetError
-
-        if not (self.config.option.harness_report or result.status in BUNDLE_STATUSES) or not result.run_id:
-            return None
-        try:
-            target, facts = (_session_target(self.config) if self.kernel is None
-                             else _kernel_target(self.config, self.kernel))
-        except TargetError:
-            return None
-        return write_bundle(Path(self.config.option.harness_bundle_dir), scenario, result, facts, target.describe())
-
-    def repr_failure(self, excinfo, style=None):
-        if isinstance(excinfo.value, ScenarioFailed):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo, style)
-
-    def reportinfo(self):
-        return self.path, None, f"scenario {self.name}"
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if session.config.stash.get(_MATRIX, None) is not None:
-        _finish_matrix(session.config)
-    state = session.config.stash.get(_TARGET, None)
-    if not state or state["target"] is None:
-        return
-    target = state["target"]
-    try:
-        if session.config.option.harness_json:
-            from harness.report import write_json
-
-            write_json(Path(session.config.option.harness_json), state["results"],
-                       {**target.describe(), **state["facts"].to_dict()})
-        if hasattr(target, "set_outcome"):
-            target.set_outcome(passed=session.testsfailed == 0)
-    finally:
-        target.close()
-
-
-# -- kernel matrix (--kernels) -------------------------------------------------------------
-
-
-def _configure_matrix(config: pytest.Config) -> None:
-    from harness.kernels import parse_kernels
-
-    try:
-        kernels = parse_kernels(config.option.harness_kernels)
-    except ValueError as exc:
-        raise pytest.UsageError(f"--kernels: {exc}") from None
-    option = config.option
-    if option.harness_box or option.harness_box_kernel:
-        raise pytest.UsageError("--kernels chooses the boxes itself: drop --box/--box-kernel")
-    if option.harness_target not in ("local", "vagrant"):  # local is the default, i.e. not given
-        raise pytest.UsageError(f"--kernels runs on Vagrant VMs, not on --target {option.harness_target}")
-    if option.harness_json:
-        raise pytest.UsageError("--kernels writes one results file per kernel next to --matrix-report; "
-                                "drop --harness-json")
-    dist = getattr(option, "dist", "no")
-    if hasattr(config, "workerinput"):
-        # An xdist worker parses the command line itself: -n alone left it without loadgroup.
-        option.loadgroup = True
-    elif dist == "load":  # what -n N implies: one kernel's items must stay on one worker (one VM)
-        option.dist = "loadgroup"
-    elif dist not in ("no", "loadgroup"):
-        raise pytest.UsageError(f"--kernels keeps each kernel's scenarios on one worker: use --dist loadgroup, "
-                                f"not --dist {dist}")
-    config.stash[_MATRIX] = {
-        "kernels": kernels,
-        "live": {},      # kernel id -> {"target", "facts", "error"}: VMs of this process
-        "runs": {kid: _empty_run(package) for kid, package in kernels},  # this process's results
-        "worker_errors": [],
-        "text": None,    # the rendered matrix, printed in the terminal summary
-    }
-
-
-def _empty_run(package: str) -> dict:
-    return {"package": package, "results": [], "facts": None, "target": {}, "needs": {}}
-
-
-def pytest_report_header(config: pytest.Config) -> Optional[str]:
-    matrix = config.stash.get(_MATRIX, None)
-    if matrix is None:
-        return None
-    return "kernel matrix: " + ", ".join(f"{kid} ({package})" for kid, package in matrix["kernels"])
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
-    """One kernel after the other: without xdist only one VM is up at a time."""
-    matrix = config.stash.get(_MATRIX, None)
-    if matrix is None:
-        return
-    order = {kid: index for index, (kid, _) in enumerate(matrix["kernels"])}
-    items.sort(key=lambda item: order.get(getattr(item, "kernel", None), -1))
-
-
-# pytest-xdist's loadgroup tags node ids with the group; pytest 9.2's structured node ids
-# ignore the tag, and every item is scheduled on its own (pytest-dev/pytest-xdist#1386).
-XDIST_GROUPING_BROKEN = ("pytest-xdist does not keep each kernel on one worker with pytest {pytest} "
-                         "(pytest-dev/pytest-xdist#1386): two workers would boot the same kernel's VM. "
-                         "Install pytest<9.2 (pip install 'pytest<9.2'), or run without -n")
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_xdist_node_collection_finished(node, ids: list) -> None:
-    """xdist controller: stop before any VM boots when loadgroup did not group the kernels' items."""
-    matrix = node.config.stash.get(_MATRIX, None)
-    if matrix is None:
-        return
-    if any(nodeid.endswith(f"[{kid}]") for nodeid in ids for kid, _ in matrix["kernels"]):
-        pytest.exit(XDIST_GROUPING_BROKEN.format(pytest=pytest.__version__), returncode=pytest.ExitCode.USAGE_ERROR)
-
-
-def _progress(kid: str):
-    return lambda line: print(f"[{kid}] {line}", file=sys.stderr, flush=True)
+def setting(config: pytest.Config, name: str) -> Any:
+    """An option's value (``harness.pytest_settings``): the command line, else the ini setting, else None."""
+    value = config.getoption(name, None)
+    if value is None:
+        value = config.getini(name)
+    return value or None
 
 
 @contextlib.contextmanager
-def _uncaptured(config: pytest.Config):
+def uncaptured(config: pytest.Config):
     """Live output (vagrant progress) during an item, on a line of its own."""
     capture = config.pluginmanager.getplugin("capturemanager")
     with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
@@ -278,177 +64,321 @@ def _uncaptured(config: pytest.Config):
         yield
 
 
-def _kernel_target(config: pytest.Config, kid: str):
-    """The VM of kernel ``kid`` in this process, booted on first use; a failed boot is remembered."""
-    from harness.facts import gather_facts
-    from harness.targets.base import TargetError
-    from harness.targets.vagrant import VagrantTarget
-
-    matrix = config.stash[_MATRIX]
-    live = matrix["live"].get(kid)
-    if live is not None:
-        if live["error"]:
-            raise TargetError(live["error"])
-        return live["target"], live["facts"]
-    live = matrix["live"][kid] = {"target": None, "facts": None, "error": None}
-    run = matrix["runs"][kid]
-    try:
-        live["target"] = VagrantTarget(box_kernel=run["package"], destroy=config.option.harness_destroy,
-                                       reuse=config.option.harness_reuse, progress=_progress(kid))
-        with _uncaptured(config):
-            live["facts"] = gather_facts(live["target"])
-            run["target"] = live["target"].describe()
-    except Exception as exc:  # noqa: BLE001 - every item of this kernel reports it, none retries the boot
-        words = str(exc) if isinstance(exc, TargetError) else f"{type(exc).__name__}: {exc}"
-        live["error"] = f"the VM for {kid} ({run['package']}) is not usable: {words}"
-        raise TargetError(live["error"]) from None
-    run["facts"] = live["facts"].to_dict()
-    return live["target"], live["facts"]
+def _matrix(config: pytest.Config):
+    """The kernel matrix plugin (``harness.pytest_matrix``)."""
+    return config.pluginmanager.getplugin("harness.pytest_matrix")
 
 
-def _run_on_kernel(config: pytest.Config, kid: str, scenario, path: Path):
-    from harness.facts import needs
-    from harness.runner import ScenarioResult, run_scenario
-    from harness.targets.base import TargetError
+@dataclass
+class SessionState:
+    """This process's target and results (an xdist worker ships its results to the controller)."""
 
-    run = config.stash[_MATRIX]["runs"][kid]
-    _kernel, features, tools = needs(scenario)
-    run["needs"][scenario.name] = (features, tools)
-    try:
-        target, facts = _kernel_target(config, kid)
-    except TargetError as exc:
-        result = ScenarioResult(name=scenario.name, file=str(path), status=ERROR, reason=str(exc))
-    else:
+    target: Any = None
+    facts: Any = None
+    target_error: Optional[str] = None
+    results: list = field(default_factory=list)
+    shipped: list = field(default_factory=list)  # controller: {"results", "target"} from each worker
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_STATE] = SessionState()
+    for feature in FEATURE_MARKERS:
+        config.addinivalue_line("markers", f"{feature}: a netns-harness scenario that needs kernel feature {feature}")
+    destroy = setting(config, "harness_destroy")
+    if destroy not in (None, "always", "passing", "never"):
+        raise pytest.UsageError(f"harness_destroy = {destroy}: use always, passing or never")
+    if not setting(config, "harness_kernels"):  # the kernel matrix groups items by kernel itself
+        _keep_scenarios_on_one_worker(config)
+
+
+def _keep_scenarios_on_one_worker(config: pytest.Config) -> None:
+    """A scenario runs once, so its checks must not be spread over xdist workers."""
+    dist = getattr(config.option, "dist", "no")
+    if dist == "load":  # what -n N implies
+        config.option.dist = "loadfile"
+    elif dist == "worksteal":
+        raise pytest.UsageError("netns-harness runs a scenario's checks together: use --dist loadfile "
+                                "(what -n N implies here), loadscope or loadgroup, not worksteal")
+
+
+# -- collection ----------------------------------------------------------------------------
+
+
+def _looks_like_scenario(path: Path) -> bool:
+    """A scenario declares namespaces and checks or steps at the top level; other YAML is not ours."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return bool(re.search(r"(?m)^namespaces:", text) and re.search(r"(?m)^(checks|steps):", text))
+
+
+def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> Optional[pytest.Collector]:
+    if file_path.suffix not in (".yaml", ".yml"):
+        return None
+    if parent.session.isinitpath(file_path):  # named on the command line: always a scenario
+        return ScenarioFile.from_parent(parent, path=file_path)
+    globs = parent.config.getini("harness_scenarios")
+    if any(file_path.match(pattern) for pattern in globs) and _looks_like_scenario(file_path):
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
+
+
+def _node_name(text: str) -> str:
+    """A check name fit for a node id: '::' separates node ids and '[' starts parameters."""
+    return text.replace("::", "\u2237").replace("[", "(").replace("]", ")")
+
+
+def check_items_names(scenario) -> list[tuple[str, str]]:
+    """``(check id, item name)`` per check, in run order: ``STEP/CHECK``, or ``CHECK`` when the
+    scenario has only top-level checks; duplicates get `` #2``, `` #3``."""
+    from harness.render import check_plan
+
+    plan = check_plan(scenario)
+    only_checks = len(plan) == 1 and not scenario.steps
+    names, seen = [], {}
+    for planned in plan:
+        for check in planned.checks:
+            name = _node_name(check.name if only_checks else f"{planned.name}/{check.name}")
+            seen[name] = seen.get(name, 0) + 1
+            names.append((check.id, name if seen[name] == 1 else f"{name} #{seen[name]}"))
+    return names
+
+
+class ScenarioFile(pytest.File):
+    """A scenario file: one ``CheckItem`` per check (and kernel, in the matrix); it runs once per target."""
+
+    def collect(self):
+        from harness.facts import needs
+
         try:
-            result = run_scenario(scenario, target, file=path, facts=facts,
-                                  capture_state=config.option.harness_report)
-        except Exception as exc:  # a harness bug: the cell says ERROR, pytest shows the traceback
-            run["results"].append(ScenarioResult(name=scenario.name, file=str(path), status=ERROR,
-                                                 reason=f"the harness failed: {type(exc).__name__}: {exc}"))
-            raise
-    run["results"].append(result)
-    return result
+            scenario = load_scenario(self.path)
+        except ScenarioError as err:
+            yield InvalidScenario.from_parent(self, name="invalid scenario", error=err)
+            return
+        self.scenario = scenario
+        # kernel (None: the session's target) -> (ScenarioResult, its bundle or None), or what the run raised
+        self.runs: dict[Optional[str], Any] = {}
+        _kernel, features, _tools = needs(scenario)
+        for kernel in _matrix(self.config).kernel_ids(self.config):
+            for check_id, name in check_items_names(scenario):
+                item = CheckItem.from_parent(self, name=name if kernel is None else f"{name}[{kernel}]",
+                                             check_id=check_id, kernel=kernel)
+                for feature in features:
+                    if feature in FEATURE_MARKERS:
+                        item.add_marker(feature)
+                if self.config.pluginmanager.hasplugin("xdist"):  # --dist loadgroup: one kernel or file per worker
+                    item.add_marker(pytest.mark.xdist_group(name=kernel or str(self.path)))
+                yield item
+
+    def result(self, kernel: Optional[str]) -> tuple[Any, Optional[Path]]:
+        """The scenario's result on ``kernel``'s target and its bundle, running it on first use.
+
+        Raises ``TargetError`` when the target cannot be reached (every later call says so at once).
+        """
+        if kernel not in self.runs:
+            try:
+                self.runs[kernel] = _run(self, kernel)
+            except Exception as exc:  # a harness bug: every check of the scenario reports it, none re-runs it
+                self.runs[kernel] = exc
+        if isinstance(self.runs[kernel], Exception):
+            raise self.runs[kernel]
+        return self.runs[kernel]
 
 
-def _record_invalid(config: pytest.Config, kid: str, path: Path, err: Exception) -> None:
-    from harness.runner import ScenarioResult
+class InvalidScenario(pytest.Item):
+    """The one item of a scenario file that does not validate: it fails with the loader's message."""
 
-    reason = "invalid scenario (nothing was run): " + str(err).splitlines()[0]
-    config.stash[_MATRIX]["runs"][kid]["results"].append(
-        ScenarioResult(name=path.stem, file=str(path), status=ERROR, reason=reason))
+    def __init__(self, *, error: ScenarioError, **kwargs):
+        super().__init__(**kwargs)
+        self.funcargs: dict = {}  # as CheckItem's
+        self.error = error
 
+    def runtest(self) -> None:
+        _matrix(self.config).record_invalid(self.config, self.path, self.error)
+        raise HarnessFailure(f"invalid scenario (nothing was run):\n{self.error}")
 
-def _close_kernel(config: pytest.Config, kid: str) -> None:
-    """Destroy (or keep, per --destroy) kernel ``kid``'s VM; passed = no FAIL/ERROR on that kernel."""
-    matrix = config.stash[_MATRIX]
-    live = matrix["live"].pop(kid, None)
-    if not live or live["target"] is None:
-        return
-    target = live["target"]
-    try:
-        target.set_outcome(passed=not any(r.status in (FAIL, ERROR) for r in matrix["runs"][kid]["results"]))
-    finally:
-        target.close()
+    def repr_failure(self, excinfo, style=None):
+        return str(excinfo.value)
+
+    def reportinfo(self):
+        return self.path, 0, f"{self.path.name}: invalid scenario"
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_runtest_teardown(item: pytest.Item, nextitem: Optional[pytest.Item]) -> None:
-    """After a kernel's last item in this process, its VM goes (so serial runs hold one VM at a time)."""
-    kid = getattr(item, "kernel", None)
-    if kid is None or item.config.stash.get(_MATRIX, None) is None:
-        return
-    if getattr(nextitem, "kernel", None) != kid:
-        with _uncaptured(item.config):
-            _close_kernel(item.config, kid)
+class HarnessFailure(Exception):
+    """A check that did not hold, or an invalid scenario: reported as its text, no traceback."""
 
 
-def _payload(matrix: dict) -> dict:
-    """This process's results, as plain data (what an xdist worker sends to the controller)."""
-    return {kid: {**run, "results": [r.to_dict() for r in run["results"]]}
-            for kid, run in matrix["runs"].items() if run["results"] or run["facts"]}
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
 
 
-def _merge(into: dict, payload: dict) -> None:
-    from harness.matrix import result_from_dict
+class CheckItem(pytest.Item):
+    """One check of a scenario (on one kernel, in the matrix)."""
 
-    for kid, data in payload.items():
-        run = into.setdefault(kid, _empty_run(data["package"]))
-        run["results"] += [result_from_dict(r) for r in data["results"]]
-        run["facts"] = run["facts"] or data["facts"]
-        run["target"] = run["target"] or data["target"]
-        run["needs"].update({name: tuple(v) for name, v in data["needs"].items()})
+    def __init__(self, *, check_id: str, kernel: Optional[str] = None, **kwargs):
+        super().__init__(**kwargs)
+        # No fixtures; but pytest-embedded's pytest_runtest_call reads item.funcargs of every item.
+        self.funcargs: dict = {}
+        self.check_id = check_id
+        self.kernel = kernel  # a --harness-kernels id, or None for the session's one target
+
+    def setup(self) -> None:
+        """Run the scenario (once for all its checks); a target error or an ERROR verdict errors the item."""
+        from harness.targets.base import TargetError
+
+        try:
+            result, self.bundle = self.parent.result(self.kernel)
+        except TargetError as exc:
+            problem = f"target error: {_one_line(exc)}"
+        else:
+            problem = None
+        if problem:  # outside the except block: one line, no "during handling of ..." chain
+            pytest.fail(problem, pytrace=False)
+        self.scenario_result = result
+        self.check = next((c for c in result.checks if c.id == self.check_id), None)
+        self.user_properties.append(("scenario status", result.status))
+        if self.check is not None:
+            self.user_properties.append(("check status", self.check.status))
+        if self.bundle:
+            self.user_properties.append(("bundle", str(self.bundle)))
+        if result.status == SKIP:
+            pytest.skip(result.reason)
+        if self.check is None:  # the scenario stopped before its checks were judged
+            pytest.fail(f"ERROR {result.name}: {_one_line(result.reason)}", pytrace=False)
+        if self.check.status == ERROR:
+            pytest.fail(f"ERROR {self.check.name}: {_one_line(self.check.reason)}" + self._bundle_line(),
+                        pytrace=False)
+
+    def runtest(self) -> None:
+        from harness.report import format_check
+
+        result, check = self.scenario_result, self.check
+        if result.status == XPASS:
+            # A declared known bug did not show: pytest's XPASS, with the scenario's reason.
+            self.add_marker(pytest.mark.xfail(reason=result.reason, strict=False))
+            return
+        if check.status == FAIL:
+            if result.status == XFAIL:
+                pytest.xfail(result.reason)
+            details = textwrap.dedent(format_check(check).split("\n", 1)[-1])
+            raise HarnessFailure(f"FAIL {check.name}: {check.reason}\n{details}{self._bundle_line()}")
+
+    def _bundle_line(self) -> str:
+        if not self.bundle:
+            return ""
+        return f"\nbug-report bundle: {self.bundle}  (replay: harness repro {self.bundle})"
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, HarnessFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self):
+        return self.path, 0, f"{self.path.name}: {self.name}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    """Skips of a scenario point at its file (not at this plugin's code)."""
+    outcome = yield
+    report = outcome.get_result()
+    if isinstance(item, CheckItem) and report.skipped and isinstance(report.longrepr, tuple):
+        _path, _line, reason = report.longrepr
+        report.longrepr = (str(item.path), 1, reason)
+
+
+# -- running -------------------------------------------------------------------------------
+
+
+def _session_target(config: pytest.Config):
+    """The session's one target, connected (and booted) on first use; a failure is remembered."""
+    from harness.facts import gather_facts
+    from harness.targets import get_target
+    from harness.targets.base import TargetError
+
+    state = config.stash[_STATE]
+    if state.target_error:
+        raise TargetError(state.target_error)
+    if state.target is None:
+        spec = setting(config, "harness_target") or "local"
+        options = {key: setting(config, f"harness_{key}")
+                   for key in ("box", "box_kernel", "destroy", "reuse", "identity", "known_hosts")}
+        try:
+            state.target = get_target(spec, **{k: v for k, v in options.items() if v is not None})
+            # Booting a VM takes a while: show its progress live, not in the captured output.
+            with uncaptured(config):
+                state.facts = gather_facts(state.target)
+        except TargetError as exc:
+            state.target_error = f"{spec}: {exc}"
+            raise TargetError(state.target_error) from None
+    return state.target, state.facts
+
+
+def _run(node: ScenarioFile, kernel: Optional[str]):
+    """Run ``node``'s scenario on the session's target (or kernel's VM) and write its bundle if due."""
+    from harness.bundle import BUNDLE_STATUSES, write_bundle
+    from harness.runner import run_scenario
+
+    config, report = node.config, bool(setting(node.config, "harness_report"))
+    if kernel is None:
+        target, facts = _session_target(config)
+        result = run_scenario(node.scenario, target, file=node.path, facts=facts, capture_state=report)
+        config.stash[_STATE].results.append(result)
+    else:
+        result = _matrix(config).run_on_kernel(config, kernel, node.scenario, node.path)
+        target, facts = _matrix(config).kernel_target(config, kernel) if result.run_id else (None, None)
+    if not result.run_id or not (report or result.status in BUNDLE_STATUSES):
+        return result, None
+    bundle_dir = Path(setting(config, "harness_bundle_dir") or DEFAULT_BUNDLE_DIR)
+    return result, write_bundle(bundle_dir, node.scenario, result, facts, target.describe())
+
+
+# -- results: one JSON across xdist workers ------------------------------------------------
+
+
+def _target_info(state: SessionState) -> dict:
+    if state.target is None:
+        return {}
+    return {**state.target.describe(), **(state.facts.to_dict() if state.facts else {})}
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node, error) -> None:
     """xdist controller: take a finished worker's results."""
-    matrix = node.config.stash.get(_MATRIX, None)
-    if matrix is None:
-        return
     shipped = getattr(node, "workeroutput", {}).get(_WORKER_OUTPUT_KEY)
     if shipped:
-        matrix.setdefault("shipped", {})
-        _merge(matrix["shipped"], json.loads(shipped))
-    elif error:
-        matrix["worker_errors"].append(f"worker {node.gateway.id} went down without results: {error}")
+        node.config.stash[_STATE].shipped.append(json.loads(shipped))
 
 
-def _finish_matrix(config: pytest.Config) -> None:
-    matrix = config.stash[_MATRIX]
-    for kid in list(matrix["live"]):  # VMs still up (an interrupted run)
-        _close_kernel(config, kid)
-    payload = json.dumps(_payload(matrix))
-    if hasattr(config, "workerinput"):  # an xdist worker: the controller writes the report
-        config.workeroutput[_WORKER_OUTPUT_KEY] = payload
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    state = config.stash.get(_STATE, None)
+    if state is None:
         return
-    collected = matrix.setdefault("shipped", {})
-    _merge(collected, json.loads(payload))
-    if not any(run["results"] or run["facts"] for run in collected.values()):
-        return
-    _write_matrix(config, matrix, collected)
+    try:
+        if hasattr(config, "workerinput"):  # an xdist worker: the controller writes the file
+            if state.results:
+                config.workeroutput[_WORKER_OUTPUT_KEY] = json.dumps(
+                    {"results": [r.to_dict() for r in state.results], "target": _target_info(state)})
+        elif setting(config, "harness_json"):
+            _write_results(config, state)
+    finally:
+        if state.target is not None:
+            if hasattr(state.target, "set_outcome"):
+                state.target.set_outcome(passed=not any(r.status in (FAIL, ERROR) for r in state.results))
+            state.target.close()
 
 
-def _write_matrix(config: pytest.Config, matrix: dict, collected: dict) -> None:
-    from harness.facts import Facts
-    from harness.matrix import KernelRun, render_markdown, render_text
+def _write_results(config: pytest.Config, state: SessionState) -> None:
+    from harness.matrix import result_from_dict
     from harness.report import write_json
 
-    report = Path(config.option.harness_matrix_report)
-    if not report.is_absolute():
-        report = Path(config.invocation_params.dir) / report
-    report.parent.mkdir(parents=True, exist_ok=True)
-    runs = []
-    for kid, package in matrix["kernels"]:
-        data = collected.get(kid) or _empty_run(package)
-        run = KernelRun(id=kid, package=package, results=data["results"], target=data["target"],
-                        facts=Facts(**data["facts"]) if data["facts"] else None, needs=data["needs"])
-        if run.results:
-            path = report.parent / f"{kid}.json"
-            write_json(path, run.results, {"kernel_id": kid, "kernel_package": package,
-                                           **run.target, **(data["facts"] or {})})
-            run.details = path.name  # relative to the report, for its links
-        elif matrix["worker_errors"]:
-            run.error = "; ".join(matrix["worker_errors"])
-        runs.append(run)
-    command = "pytest " + " ".join(config.invocation_params.args)
-    report.write_text(render_markdown(runs, command=command), encoding="utf-8")
-    for run in runs:  # the terminal names the files as the user would type them
-        if run.details:
-            run.details = _shown(report.parent / run.details, config)
-    matrix["text"] = render_text(runs) + f"\nreport: {_shown(report, config)}"
-
-
-def _shown(path: Path, config: pytest.Config) -> str:
-    try:
-        return str(path.relative_to(Path(config.invocation_params.dir)))
-    except ValueError:
-        return str(path)
-
-
-def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    matrix = config.stash.get(_MATRIX, None)
-    if matrix is None or not matrix["text"]:
+    results, target = list(state.results), _target_info(state)
+    for shipped in state.shipped:
+        results += [result_from_dict(r) for r in shipped["results"]]
+        target = target or shipped["target"]
+    if not results and not target:
         return
-    terminalreporter.section("kernel matrix")
-    for line in matrix["text"].splitlines():
-        terminalreporter.line(line)
+    path = Path(setting(config, "harness_json"))
+    if not path.is_absolute():
+        path = Path(config.invocation_params.dir) / path
+    results.sort(key=lambda r: (r.file, r.name))
+    write_json(path, results, target)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,19 +76,20 @@ def _indent(text: str, by: int) -> str:
 
 
 def _observed_brief(check: CheckResult) -> str:
-    """A few words on what a passing check saw: replies, TTL, RTT."""
-    o = check.observed
-    if check.kind == "ping" and o.get("received"):
-        words = [f"{o['received']}/{o['transmitted']} replies"]
-        words += [f"ttl {','.join(map(str, o['ttl']))}"] if o.get("ttl") else []
-        words += [f"rtt max {o['rtt_max_ms']} ms"] if o.get("rtt_max_ms") is not None else []
-        return ", ".join(words)
-    return ""
+    """A few words on what a passing check saw (its kind's ``brief``), and how long ``within`` took."""
+    from harness.checks import CHECK_KINDS
+
+    kind = CHECK_KINDS.get(check.kind)
+    words = [kind.brief(check.observed)] if kind else []
+    if check.tries > 1:
+        words.append(f"held after {check.duration_s:.2f} s, {check.tries} tries")
+    return ", ".join(w for w in words if w)
 
 
 def format_check(check: CheckResult, verbose: bool = False) -> str:
     """One check as text; a non-PASS check also shows expected, observed and the raw output."""
-    seen = f" ({_observed_brief(check)})" if check.status == PASS and _observed_brief(check) else ""
+    brief = _observed_brief(check) if check.status == PASS else ""
+    seen = f" ({one_line(brief)})" if brief else ""
     lines = [f"    {check.status:<5} {one_line(check.name)}{seen}" + (f": {one_line(check.reason)}" if check.reason else "")]
     if check.status != PASS or verbose:
         lines.append(f"          expected: {json.dumps(check.expected, sort_keys=True)}")
@@ -187,15 +189,25 @@ def redact_result(result: ScenarioResult) -> ScenarioResult:
                                checks=checks)
 
 
-def write_json(path: Path, results: list[ScenarioResult], target: dict[str, Any]) -> None:
-    """Write the results file: harness version, target facts, and per-scenario, per-check results.
+# Version of the results file's layout (``harness schema results``): raised when a field is
+# renamed or removed; adding a field keeps it.
+SCHEMA_VERSION = 1
 
-    Lines that nft quoted from files on the target are left out (``redact_result``).
-    """
+
+def write_json(path: Path, results: list[ScenarioResult], target: dict[str, Any]) -> None:
+    """Write the results file (``-``: standard output): schema version, harness version, target
+    facts, and per-scenario, per-check results. Lines that nft quoted from files on the target
+    are left out (``redact_result``)."""
     document = {
+        "schema_version": SCHEMA_VERSION,
         "harness_version": __version__,
         "target": target,
         "summary": summary_line(results),
         "scenarios": [redact_result(r).to_dict() for r in results],
     }
-    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    text = json.dumps(document, indent=2) + "\n"
+    if str(path) == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        path.write_text(text, encoding="utf-8")

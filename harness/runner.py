@@ -9,19 +9,17 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from harness.checks import ERROR, FAIL, PASS, SKIP, XFAIL, XPASS, Verdict, judge, status_of
-from harness.facts import Facts, expected_failure, needs, probe_tools, unmet_needs
-from harness.model import Check, Scenario
+from harness.facts import Facts, expected_failure, needs, probe_features, probe_tools, unmet_needs
+from harness.model import Scenario
 from harness.protocol import CheckOutput, RunOutput, parse_run_output
-from harness.render import RenderedScenario, render
+from harness.render import RenderedScenario, render, script_timeout, source_of_line
 from harness.targets.base import ExecResult, Target, TargetError
-
-# Time a run script may take beyond its checks' own deadlines (set-up, tear-down), seconds.
-SCRIPT_OVERHEAD_S = 60
 
 
 @dataclass
 class CheckResult:
-    """One check's verdict with the raw material it was judged on (durations in seconds)."""
+    """One check's verdict with the raw material it was judged on (durations in seconds; ``tries``:
+    how many times it ran, more than 1 only with ``within``)."""
 
     id: str
     name: str
@@ -36,6 +34,10 @@ class CheckResult:
     stdout: str = ""
     stderr: str = ""
     duration_s: float = 0.0
+    tries: int = 1
+    # Whether the run script's screen saw the check hold (it drives `within` and repro.sh; the
+    # judge above has the last word); None when the check never ran.
+    screen_held: Optional[bool] = None
 
 
 @dataclass
@@ -55,6 +57,8 @@ class ScenarioResult:
     state: dict[str, str] = field(default_factory=dict)
     kernel_log: str = ""
     kernel_warnings: list[str] = field(default_factory=list)
+    # Seconds each phase of the run script took: "setup", "step 0", "step 1", ..., "teardown".
+    phases: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the namespace state dumps (large; bundles keep them as files)."""
@@ -65,40 +69,6 @@ class ScenarioResult:
     @property
     def failed_checks(self) -> list[CheckResult]:
         return [c for c in self.checks if c.status != PASS]
-
-
-def check_name(check: Check) -> str:
-    """A readable default name: ``ping client -> 192.168.100.1``, ``route client default via X``."""
-    if check.name:
-        return check.name
-    c = check.spec
-    if check.kind == "ping":
-        words = [f"ping {c.from_} -> {c.to}"]
-        words += [f"from {c.source or c.interface}"] if (c.source or c.interface) else []
-        words += [f"vrf {c.vrf}"] if c.vrf else []
-        words += [f"ttl={c.ttl}"] if c.ttl else []
-        words += ["unreachable"] if c.expect == "unreachable" else []
-    elif check.kind == "route":
-        words = [f"route {c.namespace} {c.dst}"]
-        words += [f"via {c.via}"] if c.via else []
-        words += [f"dev {c.dev}"] if c.dev else []
-        words += [f"table {c.table}"] if c.table is not None else []
-        words += [f"vrf {c.vrf}"] if c.vrf else []
-        words += [c.expect]
-    else:
-        words = [f"path {c.namespace} -> {c.to}"]
-        words += [f"via {c.via}"] if c.via else []
-        words += [f"dev {c.dev}"] if c.dev else []
-        words += ["unreachable"] if c.expect == "unreachable" else []
-    return " ".join(words)
-
-
-def script_timeout(scenario: Scenario) -> float:
-    """Seconds the run script may take: the checks' deadlines, step by step, plus set-up slack."""
-    total = SCRIPT_OVERHEAD_S
-    for step in scenario.all_steps:
-        total += max((c.spec.deadline if c.kind == "ping" else 5 for c in step.checks), default=0)
-    return total
 
 
 # Kernel log lines worth a human's eye even when every check passed.
@@ -114,32 +84,60 @@ def judge_output(rendered: RenderedScenario, result: ExecResult, output: RunOutp
     """Judge every planned check from the split script output; checks that never ran are ERROR."""
     results = []
     for planned in rendered.plan:
-        for check_id, check in planned.checks:
-            got: Optional[CheckOutput] = output.checks.get(check_id)
+        for check in planned.checks:
+            got: Optional[CheckOutput] = output.checks.get(check.id)
             if got is None:
-                verdict = Verdict(ERROR, {}, {}, _why_not_run(output, planned.index, result))
-                got = CheckOutput(check_id, -1, "", "", "", 0.0)
+                verdict = Verdict(ERROR, check.spec.expected(), {}, _why_not_run(output, planned.index, rendered, result))
+                got = CheckOutput(check.id, -1, "", "", "", 0.0)
             else:
-                verdict = judge(check, got)
+                verdict = judge(check.spec, got)
+                if check.within and verdict.status == PASS:
+                    verdict.observed["held_after_s"] = round(got.duration_s, 3)
+            if got.tries > 1:
+                verdict.observed["tries"] = got.tries
             results.append(
                 CheckResult(
-                    id=check_id, name=check_name(check), kind=check.kind, step=planned.name,
+                    id=check.id, name=check.name, kind=check.kind, step=planned.name,
                     status=verdict.status, reason=verdict.reason, expected=verdict.expected,
                     observed=verdict.observed, command=got.command,
                     exit_code=None if got.exit_code < 0 else got.exit_code,
-                    stdout=got.stdout, stderr=got.stderr, duration_s=got.duration_s,
+                    stdout=got.stdout, stderr=got.stderr, duration_s=got.duration_s, tries=got.tries,
+                    screen_held=got.held,
                 )
             )
     return results
 
 
-def _why_not_run(output, step_index: int, result: ExecResult) -> str:
-    # The failing command's own message, then the script's "command failed at line N: CMD".
-    last_error = " | ".join([l.strip() for l in result.stderr.splitlines() if l.strip()][-2:])
+def phase_durations(marks: dict[str, float]) -> dict[str, float]:
+    """Seconds from each phase mark to the next (``{"setup": 0.08, "step 0": 0.05, ..., "teardown": 0.02}``)."""
+    order = sorted((t, name) for name, t in marks.items())
+    out = {}
+    for (start, name), (end, _next) in zip(order, order[1:]):
+        if name not in ("done", "teardown end"):
+            out[name] = round(end - start, 3)
+    return out
+
+
+def failed_change(rendered: RenderedScenario, stderr: str) -> str:
+    """What stopped a run script: the failing command's own message and where the scenario
+    says it (``scenario line 23: routes[1]``), from the script's ERR trap line."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    trap = next((i for i in range(len(lines) - 1, -1, -1) if re.match(r"netns-harness: command failed", lines[i])), None)
+    if trap is None:
+        return " | ".join(lines[-2:])
+    found = re.search(r"at line (\d+): (.*)$", lines[trap])
+    source = source_of_line(rendered.run, int(found[1])) if found else None
+    message = " | ".join(lines[max(0, trap - 4):trap]) or "(no message)"
+    command = found[2] if found else lines[trap]
+    return f"{message} [{source or 'the script'}: {command}]"
+
+
+def _why_not_run(output, step_index: int, rendered: RenderedScenario, result: ExecResult) -> str:
+    why = failed_change(rendered, result.stderr)
     if output.last_step is None or output.last_step < step_index:
         where = "set-up" if output.last_step is None else f"step {output.last_step + 1}"
-        return f"not run: the script stopped in {where} (exit code {result.exit_code}): {last_error}"
-    return f"not run: the script stopped during this step (exit code {result.exit_code}): {last_error}"
+        return f"not run: the script stopped in {where} (exit code {result.exit_code}): {why}"
+    return f"not run: the script stopped during this step (exit code {result.exit_code}): {why}"
 
 
 def run_scenario(
@@ -159,12 +157,16 @@ def run_scenario(
     """
     result = ScenarioResult(name=scenario.name, file=str(file), status=PASS, description=scenario.description)
     if facts is not None:
-        probe_tools(target, facts, needs(scenario)[2])
-        reasons = unmet_needs(scenario, facts)
+        _kernel, features, tools = needs(scenario)
+        probe_tools(target, facts, tools)
+        probe_features(target, facts, features, scenario.requires.modules)
+        reasons = unmet_needs(scenario, facts, loads_modules=target.disposable)
         if reasons:
             result.status, result.reason = SKIP, "; ".join(reasons)
             return result
-    rendered = render(scenario, run_id, capture_state=capture_state)
+    disposable = target.disposable
+    rendered = render(scenario, run_id, capture_state=capture_state,
+                      load_modules=tuple(scenario.requires.modules) if disposable else ())
     result.run_id = rendered.run_id
     start = time.monotonic()
     try:
@@ -181,6 +183,7 @@ def run_scenario(
     result.script_exit_code, result.script_stderr = executed.exit_code, executed.stderr
     output = parse_run_output(executed.stdout, rendered.marker)
     result.checks = judge_output(rendered, executed, output)
+    result.phases = phase_durations(output.marks)
     result.state = {name[6:]: text for name, text in output.sections.items() if name.startswith("state/")}
     result.kernel_log = output.sections.get("kernel-log", "")
     result.kernel_warnings = kernel_warnings(result.kernel_log)
@@ -189,7 +192,7 @@ def run_scenario(
         result.reason = next(c.reason for c in result.checks if c.status == ERROR)
     elif executed.exit_code != 0:
         result.status = ERROR
-        result.reason = f"the run script exited {executed.exit_code}: {executed.stderr.strip()[-500:]}"
+        result.reason = f"the run script exited {executed.exit_code}: {failed_change(rendered, executed.stderr)[-500:]}"
     known_bug = expected_failure(scenario, facts)
     if known_bug and result.status in (PASS, FAIL):
         # A declared known bug: failing is expected (XFAIL); passing is news (XPASS).

@@ -74,9 +74,10 @@ def test_repro_sh_by_hand_shows_the_same_pair_and_cleans_up(failing_bundle):
     before = harness_namespaces()
     run = subprocess.run(["bash", str(root / "repro.sh")], capture_output=True, text=True)
     assert run.returncode == 1, run.stdout + run.stderr  # one check did not hold
-    assert ("FAIL  client reaches server through one hop\n"
-            "      expected: reachable, loss <= 0%, ttl 64\n"
-            "      observed: exit 0, 5 received, loss 0%, ttl 63") in run.stdout
+    failed = run.stdout.split("FAIL  client reaches server through one hop\n", 1)[1].split("\nPASS", 1)[0]
+    assert '      expected: {"max_loss_percent": 0.0, "reachable": true, "ttl": 64}' in failed
+    assert "      observed: exit 0 after 1 try" in failed
+    assert failed.count("ttl=63 ") == 5 and "ttl=64" not in failed  # ping's own output: ttl 63
     assert run.stdout.count("PASS ") == 10
     assert not new_namespaces_after(before)
 

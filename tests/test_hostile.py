@@ -9,6 +9,7 @@ newline namespace, the set-up failure's own stderr, and the destroy decision.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -91,14 +92,15 @@ def test_read_only_bundle_dir_is_refused_first(tmp_path):
 
 
 def test_long_scenario_name_gets_a_short_bundle_name(tmp_path, clean_slate):
-    name = "n" * 250
+    name = "n" * 100  # the longest the scenario model takes; bundle_name cuts any length (below)
     (tmp_path / "long.yaml").write_text(failing(name=name))
     (tmp_path / "next.yaml").write_text(failing(name="next"))
     run = harness("run", "long.yaml", "next.yaml", "--bundle-dir", "b", cwd=tmp_path)
     assert run.returncode == 1, run.stdout + run.stderr  # both FAIL; nothing broke
     bundles = sorted(p.name for p in (tmp_path / "b").glob("*.tar.gz"))
     assert len(bundles) == 2 and all(len(b) < 100 for b in bundles), bundles
-    assert bundle_name(name, "abc123") == f"{'n' * 55}-{__import__('hashlib').sha256(name.encode()).hexdigest()[:8]}-abc123"
+    long = "n" * 250
+    assert bundle_name(long, "abc123") == f"{'n' * 55}-{hashlib.sha256(long.encode()).hexdigest()[:8]}-abc123"
     assert bundle_name("../x y", "abc123").startswith("_..-x-y-")
 
 
@@ -213,21 +215,33 @@ checks:
 
 
 def test_setup_failure_shows_the_commands_own_stderr(tmp_path, clean_slate):
-    (tmp_path / "s.yaml").write_text("name: sys\nnamespaces:\n  a:\n    sysctls:\n"
-                                     "      net.ipv4.conf.nosuch.forwarding: 1\n  b:\n"
-                                     "checks:\n  - route: {namespace: a, dst: default, expect: absent}\n")
+    (tmp_path / "s.yaml").write_text("""\
+name: badnft
+namespaces:
+  a:
+  b:
+firewall:
+  - namespace: a
+    nft: |
+      table inet t {
+        chain c {
+          frobnicate now
+        }
+      }
+checks:
+  - route: {namespace: a, dst: default, expect: absent}
+""")
     run = harness("run", "s.yaml", "--bundle-dir", "b", "--json", "r.json", cwd=tmp_path)
-    assert run.returncode == 2
-    assert "  the script stopped at: ip netns exec " in run.stdout
-    assert "    sysctl: cannot stat /proc/sys/net/ipv4/conf/nosuch/forwarding" in run.stdout
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "  the script stopped at: " in run.stdout and "nft -f -" in run.stdout
+    assert re.search(r"^    /dev/stdin:\d+:\d+-\d+: Error: ", run.stdout, re.M), run.stdout  # nft's own words
     stderr = json.loads((tmp_path / "r.json").read_text())["scenarios"][0]["script_stderr"]
-    # One failure, one trap message: tear-down's own failures (namespace b never made) say nothing.
-    assert stderr.count("netns-harness: command failed") == 1, stderr
+    assert stderr.count("netns-harness: command failed") == 1, stderr  # none from tear-down
     [root] = [p for p in (tmp_path / "b").iterdir() if p.is_dir()]
     report = (root / "REPORT.md").read_text()
-    assert "## Where the script stopped" in report and "sysctl: cannot stat" in report
+    assert "## Where the script stopped" in report and "frobnicate now" in report
     failure = script_failure(stderr)
-    assert failure.exit_code == 1 and "sysctl -qw" in failure.command
+    assert failure.exit_code == 1 and "nft -f -" in failure.command
 
 
 # -- harness render / clean -----------------------------------------------------------------------

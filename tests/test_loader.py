@@ -97,7 +97,7 @@ def test_yaml_syntax_error_has_a_line():
 
 def test_route_needs_a_next_hop_or_dev():
     [p] = problems(BASE + "routes:\n  - {namespace: a, dst: default}\nchecks:\n  - ping: {from: a, to: 10.0.0.2}\n")
-    assert "routes[0]: a unicast route needs 'via' (next hop) or 'dev'" in p
+    assert "routes[0]: a unicast route needs 'via' (next hop), 'dev', 'nexthops' or 'nhid'" in p
 
 
 def test_network_with_host_bits_is_rejected():

@@ -213,7 +213,7 @@ def fake_matrix(tmp_path):
         env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{REPO}", "FAKE_VM_LOG": str(log)}
         proc = subprocess.run(
             [sys.executable, "-m", "pytest", "-p", "fakevm", "-p", "no:cacheprovider", str(scenarios),
-             "--kernels", "fake-old,fake-new", "--matrix-report", str(tmp_path / "out" / "matrix.md"), *args],
+             "--harness-kernels", "fake-old,fake-new", "--harness-matrix-report", str(tmp_path / "out" / "matrix.md"), *args],
             capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
         closes = sorted(log.read_text().splitlines()) if log.exists() else []
         return proc, closes
@@ -229,7 +229,8 @@ def test_plugin_matrix_with_fake_vms(fake_matrix, xdist):
     proc, closes = run("-v", *xdist)
     out = proc.stdout
     assert proc.returncode == 1, out + proc.stderr  # wrong-ttl fails on both kernels
-    for item in ("veth-pair[fake-old]", "veth-pair[fake-new]", "multipath-hash-seed[fake-old]"):
+    for item in ("veth-pair.yaml::ping host -> 10.0.0.2 ttl=64[fake-old]",
+                 "veth-pair.yaml::ping host -> 10.0.0.2 ttl=64[fake-new]", "multipath-hash-seed.yaml::"):
         assert item in out
     assert re.search(r"^multipath-hash-seed +SKIP \[1\] +PASS$", out, re.M), out
     assert re.search(r"^veth-pair +PASS +PASS$", out, re.M), out
@@ -256,8 +257,8 @@ def test_plugin_matrix_with_fake_vms(fake_matrix, xdist):
 
 def test_plugin_matrix_rejects_conflicting_options(fake_matrix):
     _, run = fake_matrix
-    proc, _ = run("--box-kernel", "x")
-    assert proc.returncode == 4 and "--kernels chooses the boxes itself" in proc.stderr
+    proc, _ = run("--harness-box-kernel", "x")
+    assert proc.returncode == 4 and "--harness-kernels chooses the boxes itself" in proc.stderr
     proc, _ = run("-n", "2", "--dist", "loadfile")
     assert proc.returncode == 4 and "use --dist loadgroup, not --dist loadfile" in proc.stderr
 
@@ -286,7 +287,7 @@ def test_matrix_on_two_kernels_for_real(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
          "scenarios/veth-pair.yaml", "scenarios/multipath-hash-seed.yaml",
-         "--kernels", "kernel-6.1,kernel-6.12", "-n", "2", "--dist", "loadgroup", "--matrix-report", str(report)],
+         "--harness-kernels", "kernel-6.1,kernel-6.12", "-n", "2", "--dist", "loadgroup", "--harness-matrix-report", str(report)],
         capture_output=True, text=True, cwd=REPO, timeout=1800)
     try:
         assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
@@ -308,12 +309,13 @@ def test_controller_stops_when_xdist_did_not_group():
     """pytest 9.2 + xdist 3.8: loadgroup leaves node ids untagged (pytest-dev/pytest-xdist#1386)."""
     from types import SimpleNamespace
 
-    from harness import pytest_plugin
+    from harness import pytest_matrix
 
     stash = pytest.Stash()
-    stash[pytest_plugin._MATRIX] = {"kernels": [("kernel-6.1", "p1"), ("kernel-6.12", "p2")]}
+    stash[pytest_matrix._MATRIX] = {"kernels": [("kernel-6.1", "p1"), ("kernel-6.12", "p2")]}
     node = SimpleNamespace(config=SimpleNamespace(stash=stash))
-    grouped = ["scenarios/a.yaml::a[kernel-6.1]@kernel-6.1", "scenarios/a.yaml::a[kernel-6.12]@kernel-6.12"]
-    pytest_plugin.pytest_xdist_node_collection_finished(node, grouped)  # fine: nothing raised
+    grouped = ["scenarios/a.yaml::ping a -> b[kernel-6.1]@kernel-6.1",
+               "scenarios/a.yaml::ping a -> b[kernel-6.12]@kernel-6.12"]
+    pytest_matrix.pytest_xdist_node_collection_finished(node, grouped)  # fine: nothing raised
     with pytest.raises(pytest.exit.Exception, match=r"pytest-xdist#1386.*pytest<9\.2"):
-        pytest_plugin.pytest_xdist_node_collection_finished(node, [grouped[0], "scenarios/a.yaml::a[kernel-6.12]"])
+        pytest_matrix.pytest_xdist_node_collection_finished(node, [grouped[0], "scenarios/a.yaml::ping a -> b[kernel-6.12]"])

@@ -1,6 +1,5 @@
 """Rendering: scripts are valid bash, use per-run prefixes, and quote every scenario value."""
 
-import shlex
 import subprocess
 import textwrap
 
@@ -50,10 +49,10 @@ def test_free_text_reaches_the_shell_quoted(tmp_path):
           - ping: {{from: a, to: 127.0.0.1}}
         """))
     setup = render(scenario).setup
-    line = next(l for l in setup.split("printf")[1:] if "nft -f -" in l)
-    # The ruleset is one shell word: splitting the line gives it back unchanged.
-    words = shlex.split("printf" + line.split("|")[0])
-    assert words[2] == evil
+    [line] = [l for l in setup.splitlines() if "nft -f -" in l]
+    # The ruleset is one shell word on one line: bash gives it back to nft unchanged.
+    printed = subprocess.run(["bash", "-c", line.split(" | ip netns exec")[0]], capture_output=True, text=True)
+    assert printed.stdout == "flush ruleset\n" + evil + "\n"
     assert not (tmp_path / "pwned").exists()
 
 

@@ -25,6 +25,8 @@ class Target(ABC):
     """Somewhere to run scripts as root. Use as a context manager so ``close`` always runs."""
 
     name: str = "target"
+    # A target the harness made and throws away (a VM): it may load kernel modules there.
+    disposable: bool = False
 
     @abstractmethod
     def run(self, script: str, *, timeout: float) -> ExecResult:

@@ -22,12 +22,12 @@ from typing import Callable, Optional
 import paramiko
 import vagrant
 
+from harness import resources
 from harness.targets.base import ExecResult, Target, TargetError
 from harness.targets.ssh import SshTarget
 
 DEFAULT_BOX = "debian/bookworm64"
 DESTROY_POLICIES = ("always", "passing", "never")
-REPO = Path(__file__).resolve().parents[2]
 
 
 def box_slug(box: str) -> str:
@@ -51,6 +51,7 @@ class VagrantTarget(Target):
     """
 
     name = "vagrant"
+    disposable = True
 
     def __init__(
         self,
@@ -71,7 +72,8 @@ class VagrantTarget(Target):
             raise TargetError(f"--destroy {self.destroy_policy!r}: use one of {', '.join(DESTROY_POLICIES)}")
         self.reuse = bool(reuse)
         self.provider = provider or os.environ.get("VAGRANT_DEFAULT_PROVIDER") or None
-        self.root = Path(vagrant_dir or os.environ.get("HARNESS_VAGRANT_DIR") or REPO)
+        # A project's own Vagrantfile (in the current directory) wins over the packaged one.
+        self.root = Path(vagrant_dir or os.environ.get("HARNESS_VAGRANT_DIR") or resources.vagrant_dir())
         self.progress = progress or (lambda line: print(line, file=sys.stderr, flush=True))
         if self.box_kernel:
             self.provider = self.provider or "libvirt"

@@ -1,0 +1,110 @@
+"""What every check kind has: a model of its settings, a command, a judge, a screen.
+
+A check kind is one module in ``harness/checks/`` with one ``CheckSpec`` subclass (its
+fields, ``title``, ``expected``, ``judge``) and one template ``templates/checks/KIND.sh.j2``
+with two macros:
+
+- ``command(c, r)``: the command line, run on the target (``r.ns[...]`` maps scenario
+  namespace names to the run's real ones);
+- ``screen(c)``: the body of a bash function that returns 0 when the check holds, reading
+  ``$1`` (exit code), ``$2`` (stdout file) and ``$3`` (stderr file). It decides the
+  ``within`` retries, which steps keep their namespace state, and ``repro.sh``'s verdicts;
+  the Python ``judge`` has the last word, and the tests hold the two to agreeing.
+
+Subclassing registers the kind under its ``kind`` name (see ``harness.checks.CHECK_KINDS``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Iterator, Optional
+
+from harness.fields import Model, Ref  # noqa: F401 - Ref is part of this module's API
+from harness.protocol import CheckOutput
+
+PASS, FAIL, ERROR, SKIP, XFAIL, XPASS = "PASS", "FAIL", "ERROR", "SKIP", "XFAIL", "XPASS"
+
+# Seconds one try of a check may take when its kind names no deadline of its own.
+DEFAULT_TRY_S = 5.0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A check's outcome: ``status``, what was ``expected`` and ``observed`` (JSON-able dicts), and why."""
+
+    status: str
+    expected: dict[str, Any]
+    observed: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
+
+
+KINDS: dict[str, type["CheckSpec"]] = {}
+
+
+class CheckSpec(Model):
+    """Base of every check kind's settings. Subclasses set ``kind`` and implement the judge."""
+
+    kind: ClassVar[str] = ""
+    # False for kinds the harness makes itself (a change's expected refusal).
+    user_facing: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("kind"):
+            KINDS[cls.kind] = cls
+
+    # -- what subclasses provide ----------------------------------------------------
+
+    @property
+    def where(self) -> str:
+        """The scenario namespace the check's command runs in."""
+        return self.namespace  # type: ignore[attr-defined]
+
+    def title(self) -> str:
+        """A readable default name, e.g. ``ping client -> 192.168.100.1 ttl=63``."""
+        raise NotImplementedError
+
+    def expected(self) -> dict[str, Any]:
+        """What must hold, as a JSON-able dict (shown beside ``observed`` when it does not)."""
+        return self.model_dump(exclude_none=True, by_alias=True, exclude={"namespace"})
+
+    def judge(self, output: CheckOutput) -> Verdict:
+        """The verdict on one run of the command. Never raises on odd output: that is ERROR."""
+        raise NotImplementedError
+
+    def references(self) -> Iterator[Ref]:
+        """Namespaces and interfaces this check names (checked against the scenario)."""
+        yield Ref(("namespace",), self.where)
+
+    def tools(self) -> tuple[str, ...]:
+        """Commands the check runs on the target beside ip, ping and sysctl; missing: SKIP."""
+        return ()
+
+    def try_seconds(self) -> float:
+        """The longest one run of the command may take, in seconds (for the script's time budget)."""
+        return DEFAULT_TRY_S
+
+    @classmethod
+    def parse_output(cls, stdout: str, stderr: str) -> Any:
+        """The command's output as data (for bug-report bundles); None when there is nothing to parse."""
+        return None
+
+    @staticmethod
+    def brief(observed: dict[str, Any]) -> str:
+        """A few words on what a passing check saw (``3/3 replies, ttl 64``); may be empty."""
+        return ""
+
+
+_ERE_SPECIAL = re.compile(r"([.\[\]{}()\\*+?^$|])")
+
+
+def ere_escape(text: str) -> str:
+    """``text`` as a POSIX extended regular expression matching it literally (bash ``=~``,
+    ``grep -E``, awk and Python ``re`` all read the result the same way)."""
+    return _ERE_SPECIAL.sub(r"\\\1", text)
+
+
+def matches(pattern: Optional[str], text: str) -> bool:
+    """Does ``pattern`` (POSIX ERE, as ``grep -E``: any line) occur in ``text``? None matches anything."""
+    return pattern is None or re.search(pattern, text, re.MULTILINE) is not None

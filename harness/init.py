@@ -1,0 +1,86 @@
+"""``harness init``: lay out a project that tests its network setups with netns-harness.
+
+Writes ``scenarios/`` with one example scenario (its first line points YAML editors at the
+schema), ``scenarios/scenario.schema.json`` (``harness schema scenario``) and a
+``noxfile.py`` with the ``scenarios`` session. Existing files are never overwritten
+unless asked.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from harness import __version__
+from harness.resources import EXAMPLE_SCENARIO, example_scenario
+from harness.schema import SCHEMA_HINT, scenario_schema
+
+SCHEMA_FILE = "scenario.schema.json"
+
+NOXFILE = '''"""nox sessions for this project's netns-harness scenarios (made by `harness init`).
+
+    nox -s scenarios                              every scenario in a Vagrant VM
+    nox -s scenarios -- --harness-target local    on this machine instead (as root)
+    nox -s scenarios -- -k "one hop"              only the checks whose names match
+
+Results: results/scenarios.xml (JUnit, one testcase per check), results/scenarios.json,
+and a bug-report bundle per failing scenario in results/bundles/.
+"""
+
+import os
+
+import nox
+
+# What to install: netns-harness {version} from the package index, or set NETNS_HARNESS to a
+# wheel or a checkout of it.
+HARNESS = os.environ.get("NETNS_HARNESS", "netns-harness=={version}")
+
+nox.options.sessions = ["scenarios"]
+
+
+@nox.session
+def scenarios(session: nox.Session) -> None:
+    """Run scenarios/ through pytest (default target: a Vagrant VM; HARNESS_TARGET changes it)."""
+    session.install(HARNESS, "pytest")
+    os.makedirs("results", exist_ok=True)
+    session.run(
+        "pytest", "scenarios", "-p", "no:cacheprovider", "-v",
+        "--harness-target", os.environ.get("HARNESS_TARGET", "vagrant"),
+        "--junitxml", "results/scenarios.xml", "--harness-json", "results/scenarios.json",
+        *session.posargs,
+        # Ctrl-C must leave the harness time to tear down namespaces and destroy the VM.
+        interrupt_timeout=120,
+    )
+'''
+
+
+class InitError(Exception):
+    """``harness init`` would overwrite files (their names are in the message)."""
+
+
+def project_files() -> dict[str, str]:
+    """Relative path -> content of every file ``harness init`` writes."""
+    example = example_scenario().read_text(encoding="utf-8")
+    if not example.startswith(SCHEMA_HINT):
+        example = f"{SCHEMA_HINT}{SCHEMA_FILE}\n{example}"
+    return {
+        f"scenarios/{EXAMPLE_SCENARIO}": example,
+        f"scenarios/{SCHEMA_FILE}": json.dumps(scenario_schema(), indent=2) + "\n",
+        "noxfile.py": NOXFILE.replace("{version}", __version__),
+    }
+
+
+def init_project(directory: Path, force: bool = False) -> list[Path]:
+    """Write the project files into ``directory`` (created if missing); returns the paths written.
+
+    Raises ``InitError`` naming the files that exist, before writing anything, unless ``force``.
+    """
+    files = {directory / name: text for name, text in project_files().items()}
+    existing = [path for path in files if path.exists()]
+    if existing and not force:
+        raise InitError(f"{', '.join(map(str, existing))} already exist{'s' if len(existing) == 1 else ''}: "
+                        "move them away, or overwrite them with --force")
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return list(files)
