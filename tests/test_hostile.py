@@ -125,21 +125,22 @@ def test_skip_with_report_writes_a_bundle_and_goes_on(tmp_path, clean_slate):
 
 
 def test_control_characters_are_neutralised_on_output(tmp_path, clean_slate):
-    evil = "\x1b[2K\x1b[1GPASS  all good\x07"
+    """Names the scenario model lets through: C1 controls (U+009B is CSI on 8-bit terminals) and
+    a bidirectional override. C0 controls and '|' are refused by the model; the unit test below
+    covers them on the output side."""
+    evil = "\u009b2K\u009b1GPASS  all good\u202e"
     text = failing().replace("name: client reaches server through one hop", f'name: "{evil.encode("unicode_escape").decode()}"')
-    text = text.replace("name: default routes via the gateway", 'name: "step | with \\u202e pipes"')
+    text = text.replace("name: default routes via the gateway", 'name: "step \\u202e reversed"')
     (tmp_path / "evil.yaml").write_text(text)
     run = harness("run", "evil.yaml", "--bundle-dir", "b", cwd=tmp_path)
-    assert "\x1b" not in run.stdout + run.stderr and "\x07" not in run.stdout + run.stderr
-    if run.returncode == 2 and "nothing was run" in run.stderr:
-        pytest.skip("the scenario model refuses control characters in names (the output side is tested below)")
     assert run.returncode == 1, run.stdout + run.stderr
-    assert "\\x1b[2K\\x1b[1GPASS  all good\\x07" in run.stdout
+    assert not re.search("[\u0080-\u009f\u202e]", run.stdout + run.stderr)
+    assert "\\x9b2K\\x9b1GPASS  all good\\u202e" in run.stdout
     [root] = [p for p in (tmp_path / "b").iterdir() if p.is_dir()]
     report = (root / "REPORT.md").read_text()
-    assert "\x1b" not in report and "\u202e" not in report
+    assert not re.search("[\u0080-\u009f\u202e]", report)
     row = next(line for line in report.splitlines() if "all good" in line)
-    assert row.count(" | ") == 4 and "step \\| with \\u202e pipes" in row  # five cells, '|' escaped
+    assert row.count(" | ") == 4 and "step \\u202e reversed" in row
 
 
 def test_terminal_and_report_neutralise_whatever_a_result_holds():
