@@ -73,6 +73,10 @@ checks: [{ping: {from: a, to: 10.9.0.1}}]
     assert result.status == "ERROR"
     assert "not run: the script stopped in set-up" in result.checks[0].reason
     assert "route add" in result.script_stderr
+    # The command's own message and where the scenario says it, not the script's line number.
+    assert "Nexthop has invalid gateway" in result.reason
+    assert "[scenario line 5: routes[0]: ip -n" in result.reason, result.reason
+    assert result.script_stderr.count("command failed") == 1  # none more from tear-down
     # The state at the moment it stopped is kept for the bug report.
     [(key, state)] = result.state.items()
     assert key == f"at-exit/nh{result.run_id}-a" and "v0@v1" in state

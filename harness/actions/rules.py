@@ -108,8 +108,8 @@ class RuleFields(Model):
     def words(self) -> list[str]:
         """The rule in ``ip rule`` arguments, selectors then action."""
         out = ["not"] if self.not_ else []
-        # iproute2 reads a TOS as hex (rtnl_dsfield_a2n: "16" is 0x16), so write it with 0x.
-        tos = hex(self.tos) if self.tos is not None else None
+        # iproute2 reads a TOS as hex whatever its form ("tos 16" is 0x16): write it as 0x10.
+        tos = None if self.tos is None else f"0x{self.tos:02x}"
         pairs = [("pref", self.priority), ("from", self.from_), ("to", self.to), ("tos", tos),
                  ("fwmark", self.mark_word), ("iif", self.iif), ("oif", self.oif), ("uidrange", self.uidrange),
                  ("ipproto", self.ipproto), ("sport", self.sport), ("dport", self.dport)]

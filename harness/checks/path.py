@@ -78,8 +78,8 @@ class PathCheck(CheckSpec):
 
     def selectors(self) -> list[tuple[str, Any]]:
         """``ip route get`` arguments describing the packet, in iproute2's words."""
-        # iproute2 reads a TOS as hex (rtnl_dsfield_a2n: "16" is 0x16), so write it with 0x.
-        tos = hex(self.tos) if self.tos is not None else None
+        # iproute2 reads a TOS as hex whatever its form ("tos 16" is 0x16): write it as 0x10.
+        tos = None if self.tos is None else f"0x{self.tos:02x}"
         words = [("from", self.source), ("iif", self.iif), ("oif", self.oif), ("vrf", self.vrf),
                  ("mark", self.mark), ("tos", tos), ("uid", self.uid), ("ipproto", self.ipproto),
                  ("sport", self.sport), ("dport", self.dport)]
@@ -156,8 +156,8 @@ class PathCheck(CheckSpec):
         patterns = [r"+^(unicast|local) "]
         for key in ("dev", "via", "src"):
             value = getattr(self, key)
-            if value is not None:
-                patterns.append(rf"+ {key} {esc(value)}( |$)")
+            if value is not None:  # "via inet6 ADDR": an IPv4 route via an IPv6 next hop
+                patterns.append(rf"+ {key} {'(inet6 )?' if key == 'via' else ''}{esc(value)}( |$)")
         if self.table is not None:
             patterns.append(rf"+ table {esc(str(self.table))}( |$)")
         if self.type is not None:

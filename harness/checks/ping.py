@@ -75,7 +75,8 @@ def error_type_of(event: PingEvent) -> Optional[str]:
 def _event_mtu(event: PingEvent) -> Optional[int]:
     if event.fields.get("mtu") is not None:
         return event.fields["mtu"]
-    found = re.search(r"mtu\s*=\s*(\d+)", event.detail or "")
+    # "mtu=1300" (IPv4), "mtu: 1300" (IPv6 local error, iputils 20221126)
+    found = re.search(r"mtu\s*[=:]\s*(\d+)", event.detail or "")
     return int(found.group(1)) if found else None
 
 
@@ -181,7 +182,7 @@ class PingCheck(CheckSpec):
             return ""
         text = f"({ERROR_TEXTS[self.error.type]})"
         if self.error.mtu is not None:
-            text += rf".*mtu ?= ?{self.error.mtu}([^0-9]|$)"
+            text += rf".*mtu ?[=:] ?{self.error.mtu}([^0-9]|$)"
         if self.error.from_:
             return rf"^From {ere_escape(self.error.from_)}[: ].*{text}"
         return text

@@ -152,7 +152,7 @@ class RuleCheck(RuleFields, CheckSpec):
             if getattr(self, key):
                 out.append(f'+"{key}":"{esc(str(getattr(self, key)))}"')
         if self.tos is not None:
-            out.append(f'+"tos":"{hex(self.tos)}"')
+            out.append(f'+"tos":"0x{self.tos:02x}"')  # iproute2 prints two hex digits: 0x08
         for key, value in (("sport", self.sport), ("dport", self.dport), ("uid", self.uidrange)):
             if value is None:
                 continue
