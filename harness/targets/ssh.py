@@ -16,6 +16,7 @@ anywhere the harness logs in as root (``ssh`` would use the local user name).
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import select
@@ -30,6 +31,10 @@ from urllib.parse import urlsplit
 import paramiko
 
 from harness.targets.base import ExecResult, Target, TargetError
+
+# paramiko logs a failed handshake's traceback from its transport thread; with no handler,
+# Python's last-resort handler would print it on stderr. The TargetError says it in one line.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 CONNECT_TIMEOUT_S = 20
 # The far side's `timeout` kills the script this long after its deadline if TERM is ignored.
