@@ -31,6 +31,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 A, B, C = "fxcap-a", "fxcap-b", "fxcap-c"
+MADE_ETC_NETNS = False
 # gettext language directory -> (LC_ALL, LANGUAGE)
 LOCALES = {
     "cs": "cs_CZ", "de": "de_DE", "es": "es_ES", "fi": "fi_FI", "fr": "fr_FR", "id": "id_ID", "it": "it_IT",
@@ -94,6 +95,8 @@ def setup() -> None:
         sh("ip", "-n", A, "route", "add", dst, "nhid", nhid)
     # A name whose IPv6 address comes first: getaddrinfo() then gives the IPv4 entry an empty
     # canonical name, and iputils before 20231222 printed "PING  (addr)" (iputils#421).
+    global MADE_ETC_NETNS
+    MADE_ETC_NETNS = not Path("/etc/netns").exists()
     Path(f"/etc/netns/{A}").mkdir(parents=True, exist_ok=True)
     Path(f"/etc/netns/{A}/hosts").write_text("fd77::2 gw.example\n10.77.0.2 gw.example\n")
     time.sleep(1)  # neighbours and IPv6 routes settle
@@ -106,6 +109,8 @@ def teardown() -> None:
     if hosts.exists():
         hosts.unlink()
         hosts.parent.rmdir()
+    if MADE_ETC_NETNS:
+        Path("/etc/netns").rmdir()
 
 
 def ping_binaries(spec: str) -> tuple[str, Path, list[str]]:
