@@ -1,7 +1,8 @@
 """The ``harness`` command: validate, render, list, run and clean scenarios; build boxes.
 
 Exit codes of ``run``: 0 every check passed (or skipped), 1 a check failed, 2 bad input
-or a harness/target error.
+or a harness/target error (a bundle that could not be written included); 130 after Ctrl-C,
+143 after SIGTERM, 129 after SIGHUP (the run script tears its namespaces down first).
 """
 
 from __future__ import annotations
@@ -21,6 +22,78 @@ from harness.loader import ScenarioError, load_scenario
 from harness.model import Scenario
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+RUN_ID = re.compile(r"[0-9a-f]{6}")
+# Longest path a bundle adds below --bundle-dir (name, run id, suffixes, its deepest file).
+BUNDLE_PATH_SLACK = 200
+# How long clean-up after Ctrl-C or SIGTERM may take on the target (seconds).
+INTERRUPT_CLEAN_TIMEOUT_S = 20
+
+
+class UsageError(Exception):
+    """A command-line value that cannot work (an output path, a run id); one line, exit code 2."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived. A ``KeyboardInterrupt``, so every layer stops as for Ctrl-C
+    (the run script tears down); ``main`` then exits 128 + ``signum``."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum, frame):
+    # Once is enough: a second TERM/HUP must not cut the tear-down the first one started.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    raise Terminated(signum)
+
+
+def _say(text: str, stream=None) -> None:
+    """Print a line, even when the terminal is gone (SIGHUP): then say nothing."""
+    try:
+        print(text, file=stream or sys.stderr, flush=True)
+    except OSError:
+        pass
+
+
+def check_output_paths(json_path: Optional[str], bundle_dir: Optional[str], bundle_dir_given: bool) -> Optional[str]:
+    """Refuse output paths that cannot be written, before anything runs.
+
+    ``json_path`` must name a file in an existing, writable directory; ``bundle_dir`` must
+    be a directory or creatable under a writable one. Raises ``UsageError`` (one line) for
+    a path given on the command line; for the default bundle directory returns a warning
+    instead (a passing run writes no bundle), else None.
+    """
+    if json_path:
+        path = Path(json_path)
+        if path.is_dir():
+            raise UsageError(f"--json {json_path}: is a directory; give a file name, e.g. {path / 'results.json'}")
+        if not path.parent.is_dir():
+            raise UsageError(f"--json {json_path}: directory {path.parent} does not exist")
+        if not (os.access(path, os.W_OK) if path.exists() else os.access(path.parent, os.W_OK | os.X_OK)):
+            raise UsageError(f"--json {json_path}: cannot be written (permissions or a read-only file system)")
+    problem = _bundle_dir_problem(Path(bundle_dir)) if bundle_dir else None
+    if problem and bundle_dir_given:
+        raise UsageError(f"--bundle-dir {bundle_dir}: {problem}")
+    if problem:
+        return f"bug-report bundles cannot be written to {bundle_dir} ({problem}): pass --bundle-dir DIR"
+    return None
+
+
+def _bundle_dir_problem(directory: Path) -> Optional[str]:
+    if directory.exists() and not directory.is_dir():
+        return "is a file, not a directory"
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is a file, not a directory"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} cannot be written (permissions or a read-only file system)"
+    if len(os.fsencode(directory.absolute())) + BUNDLE_PATH_SLACK > os.pathconf(existing, "PC_PATH_MAX"):
+        return "the path is too long for the bundles below it"
+    return None
 
 DESCRIPTION = "Test Linux network-namespace setups: YAML scenarios run on this machine, a VM or an ssh host."
 
@@ -29,7 +102,8 @@ exit codes:
   0    every check passed (or was skipped)
   1    a check failed (repro: the verdicts differ from the bundle's)
   2    bad input, or a harness or target error; nothing half-done is left behind
-  130  interrupted (Ctrl-C, SIGTERM): the run's namespaces were removed
+  130  interrupted (Ctrl-C), 143 stopped by SIGTERM, 129 by SIGHUP: the run's namespaces
+       were torn down first
 
 environment:
   HARNESS_BOX               vagrant: the box (default debian/bookworm64)
@@ -121,6 +195,8 @@ def cmd_render(args) -> int:
     from harness.diagram import mermaid
     from harness.render import render
 
+    if args.run_id is not None and not RUN_ID.fullmatch(args.run_id):
+        raise UsageError(f"--run-id {args.run_id!r}: a run id is six hex digits, as in namespace nh3fa2c1-client")
     [(_, scenario)] = load_all([args.file])
     if args.diagram:
         print(mermaid(scenario))
@@ -132,7 +208,7 @@ def cmd_render(args) -> int:
 
 def _target_options(args) -> dict:
     options = {}
-    for name in ("box", "box_kernel", "destroy", "reuse", "identity", "known_hosts"):
+    for name in ("box", "box_kernel", "destroy", "reuse", "identity", "known_hosts", "ssh_config"):
         value = getattr(args, name, None)
         if value is not None:
             options[name] = value
@@ -140,101 +216,160 @@ def _target_options(args) -> dict:
 
 
 def cmd_run(args) -> int:
-    from harness.bundle import write_bundle
     from harness.facts import gather_facts
-    from harness.report import format_scenario, summary_line, write_json
-    from harness.runner import run_scenario
+    from harness.outcome import run_passed
+    from harness.report import one_line, summary_line, write_json
     from harness.targets import get_target
 
     loaded = load_all(args.paths)
     out = sys.stderr if args.json == "-" else sys.stdout  # --json -: stdout is the JSON's alone
-    if args.json and not Path(args.json).resolve().parent.is_dir():
-        print(f"harness: --json {args.json}: its directory does not exist", file=sys.stderr)
-        return EXIT_ERROR
-    results = []
+    json_file = None if args.json == "-" else args.json
+    warning = check_output_paths(json_file, args.bundle_dir or DEFAULT_BUNDLE_DIR, args.bundle_dir is not None)
+    if warning:
+        _say(f"harness: warning: {warning}")
+    results, facts, trouble = [], None, []
     with get_target(args.target, **_target_options(args)) as target:
-        facts = gather_facts(target)
-        print(f"target {target.name}: kernel {facts.kernel}, {facts.iproute2}, {facts.ping}", file=sys.stderr)
+        failed_outside = False
         try:
+            facts = gather_facts(target)
+            _say(one_line(f"target {target.name}: kernel {facts.kernel}, {facts.iproute2}, {facts.ping}"))
             for file, scenario in loaded:
-                result = run_scenario(scenario, target, file=file, facts=facts, capture_state=args.report)
-                results.append(result)
-                print(coloured(format_scenario(result, args.verbose), out), file=out, flush=True)
-                if args.report or result.status in BUNDLE_STATUSES:
-                    archive = write_bundle(Path(args.bundle_dir), scenario, result, facts, target.describe())
-                    print(f"  bug-report bundle: {archive}  (replay: harness repro {archive})", file=out, flush=True)
+                results.append(_run_one(args, target, facts, file, scenario, trouble, out))
+        except Exception:
+            failed_outside = True
+            raise
         finally:
-            failed = any(r.status in ("FAIL", "ERROR") for r in results)
             if hasattr(target, "set_outcome"):
-                target.set_outcome(passed=not failed)
+                target.set_outcome(passed=run_passed([r.status for r in results],
+                                                     failed_outside_scenarios=failed_outside))
             if args.json:
-                write_json(Path(args.json), results, {**target.describe(), **facts.to_dict()})
+                try:
+                    write_json(Path(args.json), results, {**target.describe(), **(facts.to_dict() if facts else {})})
+                except OSError as exc:
+                    trouble.append(f"could not write --json {args.json}: {exc.strerror or exc}")
+                    _say(f"harness: {trouble[-1]}")
     print(summary_line(results), file=out)
-    if any(r.status == "ERROR" for r in results):
+    if trouble or any(r.status == "ERROR" for r in results):
         return EXIT_ERROR
     return EXIT_FAILED if any(r.status == "FAIL" for r in results) else EXIT_OK
+
+
+def _run_one(args, target, facts, file, scenario, trouble: list[str], out):
+    """Run one scenario, clean up after a run that died, print it, write its bundle.
+
+    A bundle that cannot be written is said in one line and added to ``trouble``; the next
+    scenario runs all the same.
+    """
+    from harness.bundle import write_bundle
+    from harness.cleanup import clean_after, clean_run
+    from harness.render import new_run_id
+    from harness.report import format_scenario
+    from harness.runner import run_scenario
+
+    run_id = new_run_id()
+    try:
+        result = run_scenario(scenario, target, file=file, facts=facts, run_id=run_id, capture_state=args.report)
+    except KeyboardInterrupt:
+        # The script was stopped and tore down; if its grace ran out, its lock and temp dir go here.
+        clean_run(target, run_id, timeout=INTERRUPT_CLEAN_TIMEOUT_S)
+        raise
+    if result.status == "ERROR":
+        note = clean_after(target, result)
+        if note:
+            trouble.append(note)
+            _say(f"harness: {note}; when the target is back: harness clean --target {args.target}")
+    print(coloured(format_scenario(result, args.verbose), out), file=out, flush=True)
+    if args.report or result.status in BUNDLE_STATUSES:
+        bundle_dir = Path(args.bundle_dir or DEFAULT_BUNDLE_DIR)
+        try:
+            archive = write_bundle(bundle_dir, scenario, result, facts, target.describe())
+        except OSError as exc:
+            trouble.append(f"could not write the bug-report bundle of {scenario.name} in {bundle_dir}: {exc.strerror or exc}")
+            _say(f"harness: {trouble[-1]}")
+        except Exception as exc:  # a harness bug: lose this bundle, not the rest of the run
+            trouble.append(f"internal error writing the bundle of {scenario.name}: {type(exc).__name__}: {exc}")
+            _say(f"harness: {trouble[-1]}")
+        else:
+            print(f"  bug-report bundle: {archive}  (replay: harness repro {archive})", file=out, flush=True)
+    return result
 
 
 def cmd_repro(args) -> int:
     import json
     import tempfile
 
-    from harness.bundle import open_bundle
+    from harness.bundle import BundleError, open_bundle, read_bundle
     from harness.facts import gather_facts
+    from harness.outcome import run_passed
+    from harness.report import one_line
     from harness.runner import run_scenario
     from harness.targets import get_target
 
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory(prefix="netns-harness-repro-") as scratch:
         try:
             root = open_bundle(Path(args.bundle), Path(scratch))
-        except ValueError as exc:
-            print(f"harness: {exc}", file=sys.stderr)
+            bundle = read_bundle(root, Path(args.bundle))
+        except BundleError as exc:
+            _say(f"harness: {exc}")
             return EXIT_ERROR
-        scenario = load_scenario(root / "scenario.yaml")
-        before = json.loads((root / "results.json").read_text())
-        recorded = json.loads((root / "target.json").read_text())
+        try:
+            scenario = load_scenario(bundle.scenario_file)
+        except ScenarioError as err:
+            text = str(err).replace(str(root), str(args.bundle))
+            _say(f"harness: the bundle's scenario.yaml is not valid:\n{text}")
+            return EXIT_ERROR
+        if bundle.scenario_changed:
+            _say("harness: warning: the bundle's scenario.yaml is not the one that ran (its sha256 differs from "
+                 "results.json's scenario_sha256): the verdicts below compare different scenarios")
+        elif bundle.scenario_changed is None:
+            _say("harness: note: this bundle records no digest of scenario.yaml, so a change to it cannot be seen")
+        before, recorded = bundle.results, bundle.target
         options = _target_options(args)
         spec = args.target
         if spec is None:
             # Same kind of target as the bundle's: the same box in a fresh VM, or this machine.
             spec = "vagrant" if recorded.get("target") == "vagrant" else "local"
-            if spec == "vagrant" and not options.get("box_kernel"):
-                options.setdefault("box", recorded.get("box"))
-        print(f"replaying {scenario.name} (bundle: {before['status']} on kernel {recorded.get('kernel')}) "
-              f"on target {spec}", file=sys.stderr)
+            if spec == "vagrant" and not options.get("box_kernel") and isinstance(recorded.get("box"), str):
+                options.setdefault("box", recorded["box"])
+        _say(one_line(f"replaying {scenario.name} (bundle: {before['status']} on kernel {recorded.get('kernel')}) "
+                      f"on target {spec}"))
         with get_target(spec, **options) as target:
-            facts = gather_facts(target)
-            result = run_scenario(scenario, target, file=root / "scenario.yaml", facts=facts)
+            try:
+                facts = gather_facts(target)
+                result = run_scenario(scenario, target, file=bundle.scenario_file, facts=facts)
+            except Exception:
+                if hasattr(target, "set_outcome"):
+                    target.set_outcome(passed=run_passed([], failed_outside_scenarios=True))
+                raise
             if hasattr(target, "set_outcome"):
-                target.set_outcome(passed=result.status not in ("FAIL", "ERROR"))
+                target.set_outcome(passed=run_passed([result.status]))
     was = {c["id"]: c["status"] for c in before["checks"]}
     now = {c.id: c.status for c in result.checks}
-    print(f"{'check':<48} {'bundle':<6} now (kernel {facts.kernel})")
+    print(f"{'check':<48} {'bundle':<6} now (kernel {one_line(facts.kernel)})")
     for check in result.checks:
         mark = "" if was.get(check.id) == check.status else "   <- differs"
-        print(f"{check.name[:48]:<48} {was.get(check.id, '-'):<6} {check.status}{mark}")
+        print(f"{one_line(check.name)[:48]:<48} {one_line(was.get(check.id, '-'))[:6]:<6} {check.status}{mark}")
         if check.status != "PASS":
             print(f"{'':<48} expected {json.dumps(check.expected, sort_keys=True)}")
             print(f"{'':<48} observed {json.dumps(check.observed, sort_keys=True)}")
     same = was == now and before["status"] == result.status
-    print(("REPRODUCED" if same else "NOT REPRODUCED") + f": bundle {before['status']}, now {result.status}")
+    changed = " (with a scenario.yaml that differs from the one that ran)" if bundle.scenario_changed else ""
+    print(("REPRODUCED" if same else "NOT REPRODUCED") + f": bundle {one_line(before['status'])}, now {result.status}{changed}")
     return EXIT_OK if same else EXIT_FAILED
 
 
 def cmd_clean(args) -> int:
     from harness.render import render_clean
+    from harness.report import printable
     from harness.targets import get_target
 
-    try:
-        script = render_clean(args.run_id)
-    except ValueError as exc:
-        print(f"harness: --run-id: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+    if args.run_id is not None and not RUN_ID.fullmatch(args.run_id):
+        raise UsageError(f"--run-id {args.run_id!r}: a run id is six hex digits, as in namespace nh3fa2c1-client")
+    script = render_clean(args.run_id)
     with get_target(args.target, **_target_options(args)) as target:
         result = target.run(script, timeout=60)
-    sys.stderr.write(result.stderr)
-    removed = result.stdout.split()
-    print("\n".join(f"removed namespace {n}" for n in removed) or "nothing to clean")
+    sys.stderr.write(printable(result.stderr))
+    print(printable(result.stdout).rstrip("\n") or "nothing to clean")
     return EXIT_OK if result.exit_code == 0 else EXIT_ERROR
 
 
@@ -290,6 +425,9 @@ def _add_target_args(p: argparse.ArgumentParser, default: str = "local (default)
     p.add_argument("--reuse", action="store_true", default=None, help="vagrant: run on the VM that is already up")
     p.add_argument("--identity", help="ssh: private key file")
     p.add_argument("--known-hosts", dest="known_hosts", help="ssh: known_hosts file (default ~/.ssh/known_hosts)")
+    p.add_argument("--ssh-config", dest="ssh_config",
+                   help="ssh: OpenSSH client config to read (default ~/.ssh/config; Host aliases, HostName, "
+                        "User, Port, IdentityFile, ProxyJump, ProxyCommand, ConnectTimeout)")
 
 
 def _command(sub, name: str, summary: str, example: str, details: str = "") -> argparse.ArgumentParser:
@@ -342,7 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="show expected/observed for passing checks too")
     p.add_argument("--report", action="store_true",
                    help="write a bug-report bundle for every scenario (failing ones always get one)")
-    p.add_argument("--bundle-dir", default=DEFAULT_BUNDLE_DIR, help="where bundles go (default %(default)s)")
+    p.add_argument("--bundle-dir", help=f"where bundles go (default {DEFAULT_BUNDLE_DIR})")
     p.set_defaults(func=cmd_run)
 
     p = _command(sub, "repro", "re-run a bug-report bundle and say whether the verdicts match",
@@ -387,35 +525,42 @@ def main(argv: Optional[list[str]] = None) -> int:
     from harness.targets.base import TargetError
 
     args = build_parser().parse_args(argv)
-    # CI cancellation and `kill` send SIGTERM: clean up as for Ctrl-C.
-    signal.signal(signal.SIGTERM, _interrupt)
+    # CI cancellation and `kill` send SIGTERM, a closed terminal SIGHUP: stop as for Ctrl-C,
+    # so the run script tears down, instead of dying at once and orphaning it.
+    previous = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         return args.func(args)
     except ScenarioError as err:
-        print(err, file=sys.stderr)
-        print(f"harness: {len(err.problems)} problem(s) found; nothing was run", file=sys.stderr)
+        _say(str(err))
+        _say(f"harness: {len(err.problems)} problem(s) found; nothing was run")
+        return EXIT_ERROR
+    except UsageError as err:
+        _say(f"harness: {err}")
         return EXIT_ERROR
     except TargetError as err:
-        print(f"harness: target error: {err}", file=sys.stderr)
+        _say(f"harness: target error: {err}")
         return EXIT_ERROR
+    except Terminated as stop:
+        name = signal.Signals(stop.signum).name
+        _say(f"harness: stopped by {name}; the run's namespaces were torn down")
+        return 128 + stop.signum
     except KeyboardInterrupt:
-        print("harness: interrupted; the run's namespaces were removed", file=sys.stderr)
+        _say("harness: interrupted; the run's namespaces were removed")
         return 130
     except BrokenPipeError:
         # The reader went away (`harness run ... | head`): stop quietly, as a SIGPIPE'd program does.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except OSError as err:
-        print(f"harness: {err}", file=sys.stderr)
+        _say(f"harness: {err}")
         return EXIT_ERROR
     except Exception:  # a harness bug: say so, and keep exit code 1 for "a check failed"
         traceback.print_exc()
-        print("harness: internal error (a bug in netns-harness; the traceback above helps)", file=sys.stderr)
+        _say("harness: internal error (a bug in netns-harness; the traceback above helps)")
         return EXIT_ERROR
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

@@ -57,7 +57,8 @@ def test_free_text_reaches_the_shell_quoted(tmp_path):
 
 
 def test_clean_script_matches_only_harness_names():
-    assert "[[ $name =~ ^nh([0-9a-f]{6})- ]] || continue" in render_clean()
-    assert '[ "$run" = abc123 ] || continue' in render_clean("abc123")
+    assert "for path in /var/run/netns/nh$H_HEX-*; do" in render_clean()
+    assert "H_HEX='[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]'" in render_clean()
+    assert "H_RUN=''" in render_clean() and "H_RUN=abc123" in render_clean("abc123")
     with pytest.raises(ValueError, match="not six hex digits"):
         render_clean(".*")

@@ -11,8 +11,13 @@ Formats understood (all of them line by line, every line must be recognised):
   nexthop: Y)``, ``Time to live exceeded``, the IPv6 ``Destination unreachable: ...`` family),
   program errors (``ping: connect: Network is unreachable``, also the old un-prefixed
   ``connect: ...``), warnings, ``^C`` echoes, the statistics block with ``+N duplicates``,
-  ``+N corrupted``, ``+N errors``, ``time Nms``, ``pipe N`` and ``ipg/ewma``, and the SIGQUIT
-  status line.
+  ``+N corrupted``, ``+N errors``, ``time Nms``, ``pipe N`` and ``ipg/ewma`` (``, pipe N`` on a
+  line of its own before 2010), and the SIGQUIT status line; a header with an empty name
+  (``PING  (192.0.2.7) ...``, iputils before 20231222 when getaddrinfo gave no canonical name:
+  ``target`` is then None, or the command's).
+* iputils output in any language it is translated to (s20190324 and later: cs de es fi fr id it
+  ja ka kab ko pt_BR ro tr uk zh_CN zh_Hant): a line the English patterns do not know is put back
+  into English piece by piece (:mod:`.ping_untranslate`) and read again; decimal commas are read.
 * busybox ``ping`` (``seq=N`` replies, ``N packets received, N duplicates``, ``round-trip
   min/avg/max``; no mdev) including its simple ``X is alive!`` mode.
 * GNU inetutils ``ping`` (``icmp_seq=`` from 0, ``round-trip min/avg/max/stddev``, ICMP errors as
@@ -31,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .errors import ParseError
+from .ping_untranslate import untranslate
 
 __all__ = ["PingReply", "PingEvent", "PingResult", "parse_ping"]
 
@@ -183,8 +189,8 @@ def _address_of(text: str | None) -> str | None:
 
 
 def _number(text: str) -> int | float:
-    """``"0"`` -> 0, ``"33.3333"`` -> 33.3333 (keeps what was printed)."""
-    return int(text) if text.isdigit() else float(text)
+    """``"0"`` -> 0, ``"33.3333"`` (or ``"33,3333"``, a decimal comma) -> 33.3333 (keeps what was printed)."""
+    return int(text) if text.isdigit() else float(text.replace(",", "."))
 
 
 def _slug(text: str) -> str:
@@ -264,7 +270,7 @@ _REPLY_TAIL = re.compile(
     r"""\s*(?:
           ttl=(?P<ttl>\d+)
         | hlim=(?P<hlim>\d+)
-        | time[=<]\s*(?P<time>\d+(?:\.\d+)?)\s*ms
+        | time[=<]\s*(?P<time>\d+(?:[.,]\d+)?)\s*ms
         | ident=(?P<ident>\d+)
         | \((?P<note>DUP!|truncated|BAD\ CHECKSUM!|DIFFERENT\ ADDRESS!|same\ route)\)
     )""",
@@ -275,7 +281,7 @@ _SUMMARY_PIECES: list[tuple[re.Pattern[str], str | None]] = [
     (re.compile(r"\+?(?P<n>\d+) duplicates?$"), "duplicates"),
     (re.compile(r"\+(?P<n>\d+) corrupted$"), "corrupted"),
     (re.compile(r"\+(?P<n>\d+) errors?$"), "errors"),
-    (re.compile(r"(?P<n>\d+(?:\.\d+)?(?:e[+-]?\d+)?)% packet loss$"), "loss_percent"),
+    (re.compile(r"(?P<n>\d+(?:[.,]\d+)?(?:e[+-]?\d+)?) ?% packet loss$"), "loss_percent"),
     (re.compile(r"time (?P<n>\d+)\s*ms$"), "time_total_ms"),
     (re.compile(r"-- somebody's printing up packets!$"), None),
 ]
@@ -342,7 +348,7 @@ class _PingParser:
 
     _LINES: list[tuple[str, re.Pattern[str]]] = [
         ("header", re.compile(
-            r"^PING\s+(?P<target>[^\s(]+)\s*\((?P<addr>[^()]*(?:\([^()]*\))?)\)\s*"
+            r"^PING\s+(?P<target>[^\s(]*)\s*\((?P<addr>[^()]*(?:\([^()]*\))?)\)\s*"
             r"(?:from\s+(?P<source>\S+)(?:\s+(?P<iface>[^\s:]+))?\s*:\s*)?:?\s*"
             r"(?P<size>\d+)(?:\(\d+\))?\s+(?:data\s+)?bytes(?:\s+of\s+data\.?)?(?P<rest>.*)$")),
         ("reply", re.compile(
@@ -353,13 +359,14 @@ class _PingParser:
         ("icmp_bytes_from", re.compile(r"^(?P<bytes>\d+) bytes from (?P<from>.+?):\s+(?P<msg>.+?)\s*$")),
         ("no_answer", re.compile(r"^no answer yet for icmp_seq=(?P<seq>\d+)$")),
         ("no_answer", re.compile(r"^Request timeout for icmp_seq[= ](?P<seq>\d+)$")),
-        ("stats_header", re.compile(r"^-{2,}\s*(?P<host>.+?) ping statistics\s*-{2,}$")),
+        ("stats_header", re.compile(r"^-{2,} ?(?P<host>.*?) ?ping statistics\s*-{2,}$")),
         ("counts", re.compile(
             r"^(?P<tx>\d+) packets transmitted, (?P<rx>\d+) (?:packets )?received(?P<rest>(?:,.*)?)$")),
         ("rtt", re.compile(
-            r"^(?:rtt|round-trip) (?P<names>[a-z]+(?:/[a-z]+)+) = (?P<values>[\d.]+(?:/[\d.]+)+) ms"
+            r"^(?:rtt|round-trip) (?P<names>[a-z]+(?:/[a-z]+)+) = (?P<values>[\d.,]+(?:/[\d.,]+)+) ms"
             r"(?P<rest>.*)$")),
-        ("pipe", re.compile(r"^(?P<rest>pipe \d+.*)$")),
+        # "pipe N" when no reply came (no rtt line to end); iputils before 2010 wrote ", pipe N".
+        ("pipe", re.compile(r"^(?:,\s*)?(?P<rest>(?:pipe|ipg/ewma) \d.*)$")),
         ("status", re.compile(
             r"^(?P<rx>\d+)/(?P<tx>\d+) packets, (?P<loss>\d+)% loss"
             r"(?:, min/avg/ewma/max = (?P<values>[\d./]+) ms)?$")),
@@ -414,12 +421,28 @@ class _PingParser:
         self.timestamp = float(m["ts"]) if m else None
         if m:
             line = line[m.end():]
+        try:
+            if self._dispatch(line):
+                return
+            first_error = None
+        except ParseError as exc:  # partly English (a half-translated catalog): try it in English
+            first_error = exc
+        # iputils translates its output (gettext): read the line again in English.
+        english = untranslate(line)
+        if english is not None and self._dispatch(english.strip()):
+            return
+        if first_error is not None:
+            raise first_error
+        self._fail("unrecognised ping output")
+
+    def _dispatch(self, line: str) -> bool:
+        """Hand ``line`` to the handler of the first pattern it matches; False when none does."""
         for name, pattern in self._LINES:
             m = pattern.match(line)
             if m:
                 getattr(self, "_on_" + name)(m)
-                return
-        self._fail("unrecognised ping output")
+                return True
+        return False
 
     def finish(self, command: str | None) -> PingResult:
         r = self.result
@@ -465,7 +488,7 @@ class _PingParser:
 
     def _on_header(self, m: re.Match[str]) -> None:
         r = self.result
-        r.target = m["target"]
+        r.target = m["target"] or None  # iputils before 20231222 printed "PING  (addr)" for an empty canonical name
         r.target_addr = _address_of(m["addr"])
         r.source = m["source"]
         r.interface = m["iface"]
@@ -483,7 +506,7 @@ class _PingParser:
             if t["ttl"] or t["hlim"]:
                 reply.ttl = int(t["ttl"] or t["hlim"])
             elif t["time"]:
-                reply.time_ms = float(t["time"])
+                reply.time_ms = _number(t["time"]) * 1.0
             elif t["note"] == "DUP!":
                 reply.dup = True
             elif t["note"] == "truncated":
@@ -534,7 +557,7 @@ class _PingParser:
 
     def _on_stats_header(self, m: re.Match[str]) -> None:
         self.result.summary_present = True
-        self.result.target = self.result.target or m["host"]
+        self.result.target = self.result.target or m["host"].strip() or None
 
     def _on_counts(self, m: re.Match[str]) -> None:
         r = self.result
@@ -555,7 +578,7 @@ class _PingParser:
         if len(names) != len(values) or any(n not in _RTT_NAMES for n in names):
             self._fail("unrecognised round-trip statistics")
         for name, value in zip(names, values):
-            setattr(self.result, _RTT_NAMES[name], float(value))
+            setattr(self.result, _RTT_NAMES[name], _number(value) * 1.0)
         self._rtt_tail(m["rest"])
 
     def _on_pipe(self, m: re.Match[str]) -> None:

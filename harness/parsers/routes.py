@@ -5,7 +5,9 @@
   ``table``, ``proto``, ``scope``, ``src``, ``metric``, flags (``dead``, ``onlink``, ``linkdown``
   ...), multipath ``nexthop via ... dev ... weight N`` continuation lines, ``nhid``, ``via inet6
   ADDR``, ``pref``, ``expires Nsec``, route metrics (``mtu [lock] N`` ...), ``ip route get``
-  results with ``from``, ``uid`` and the ``cache`` line, and ``ip -o`` one-line output.
+  results with ``from``, ``uid`` and the ``cache`` line, ``ip -o`` one-line output, and ``ip -d``
+  over nexthop objects: the ``nh_info id 103 group 101/102 type resilient ...`` line (iproute2
+  5.16+) and, with ``-s``, the group's ``stats:`` lines (iproute2 6.7+), both in ``extra["nh_info"]``.
 * ``ip -json route`` (iproute2 4.17+): keys renamed to the text names (``protocol`` -> ``proto``,
   ``prefsrc`` -> ``src``, ``expires`` -> ``expires_sec``, ``via`` -> ``gateway`` +
   ``gateway_family``, ``metrics`` flattened), so text and JSON of one table give equal dicts.
@@ -276,6 +278,12 @@ class _IpRouteTextParser:
             flags, rest = _cache_flags(tokens[1:])
             route.extra["cache"] = flags
             _AttrReader(rest, route, self.fail).read()
+        elif tokens[0] == "nh_info":
+            route.extra["nh_info"] = _nh_info(tokens[1:], self.fail)
+        elif tokens == ["stats:"] and "nh_info" in route.extra:
+            route.extra["nh_info"]["group_stats"] = []
+        elif tokens[0] == "id" and "group_stats" in route.extra.get("nh_info", {}):
+            route.extra["nh_info"]["group_stats"].append(_group_stats(tokens, self.fail))
         else:
             self.fail(f"unknown continuation line starting with {tokens[0]!r}")
 
@@ -283,6 +291,88 @@ class _IpRouteTextParser:
         for route in self.routes:
             _mark_route_get(route)
         return self.routes
+
+
+# ``nh_info`` (``ip -d route`` over nexthop objects, iproute2 5.16+): the nexthop object as
+# ``ip nexthop`` prints it (iproute2 ip/ipnexthop.c __print_nexthop_entry).
+_NH_VALUES: dict[str, Callable[[str], Any]] = {"id": int, "type": str, "dev": str, "scope": str, "proto": str}
+_NH_RESILIENT = frozenset({"buckets", "idle_timer", "unbalanced_timer", "unbalanced_time"})
+
+
+def _seconds_value(text: str) -> int | float:
+    """A resilient group timer as printed (``%g`` seconds): ``120`` -> 120, ``0.5`` -> 0.5."""
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
+def _nh_info(tokens: list[str], fail: Callable[[str], None]) -> dict[str, Any]:
+    """``id 103 group 101/102 type resilient buckets 8 ... scope global proto unspec`` -> a dict
+    with the keys of ``ip -j`` (``protocol`` read as ``proto``; ``blackhole``/``fdb`` as True)."""
+    info: dict[str, Any] = {}
+    flags: list[str] = []
+    words = iter(tokens)
+
+    def value(word: str, convert: Callable[[str], Any] = str) -> Any:
+        got = next(words, None)
+        if got is None:
+            fail(f"nh_info: {word!r} without a value")
+        try:
+            return convert(got)
+        except ValueError:
+            fail(f"bad value {got!r} after {word!r} in nh_info")
+
+    def members(text: str) -> list[dict[str, int]]:
+        out = []
+        for member in text.split("/"):
+            nh_id, _, weight = member.partition(",")
+            out.append({"id": int(nh_id), **({"weight": int(weight)} if weight else {})})
+        return out
+
+    for word in words:
+        if word in _NH_VALUES:
+            info[word] = value(word, _NH_VALUES[word])
+        elif word == "group":
+            info["group"] = value(word, members)
+        elif word in _NH_RESILIENT:
+            info.setdefault("resilient_args", {})[word] = value(word, _seconds_value)
+        elif word == "via":
+            gateway = value(word)
+            if gateway in ADDRESS_FAMILIES:
+                info["gateway_family"], gateway = gateway, value("via " + gateway)
+            info["gateway"] = gateway
+        elif word in ("blackhole", "fdb"):
+            info[word] = True
+        elif word == "Deleted":
+            info["deleted"] = True
+        elif word == "hw_stats":
+            info["hw_stats"] = {"enabled": value(word) == "on"}
+        elif word == "used" and "hw_stats" in info:
+            info["hw_stats"]["used"] = value(word) == "on"
+        elif word in ROUTE_FLAGS:
+            flags.append(word)
+        else:
+            fail(f"unknown keyword {word!r} in nh_info")
+    info["flags"] = flags
+    return info
+
+
+def _group_stats(tokens: list[str], fail: Callable[[str], None]) -> dict[str, int]:
+    """``id 101 packets 1 [packets_hw 0]`` (``ip -s -d route``, iproute2 6.7+) -> ``{"id": 101, "packets": 1}``."""
+    if len(tokens) % 2 or any(key not in ("id", "packets", "packets_hw") for key in tokens[::2]):
+        fail("unrecognised nexthop group statistics")
+    try:
+        return {key: int(number) for key, number in zip(tokens[::2], tokens[1::2])}
+    except ValueError:
+        fail("unrecognised nexthop group statistics")
+        raise
+
+
+def _json_nh_info(item: dict[str, Any]) -> dict[str, Any]:
+    """``ip -j`` nh_info with the text reading's keys: ``protocol`` -> ``proto``, null markers -> True."""
+    info = {("proto" if key == "protocol" else key): (True if key in ("blackhole", "fdb") and value is None else value)
+            for key, value in item.items()}
+    info.setdefault("flags", [])
+    return info
 
 
 def _mark_route_get(route: Route) -> None:
@@ -319,6 +409,8 @@ def _json_attrs(obj: Route | Nexthop, item: dict[str, Any]) -> None:
             _assign(obj, "table", str(value))
         elif key == "flags":
             obj.flags = list(value)
+        elif key == "nh_info" and isinstance(value, dict):
+            obj.extra["nh_info"] = _json_nh_info(value)
         else:
             _assign(obj, _JSON_RENAMES.get(key, key), value)
 

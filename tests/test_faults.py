@@ -1,0 +1,357 @@
+"""Fault injection: kill or cut a run at each phase and check what the harness leaves.
+
+Real namespaces, real signals, a real sshd on loopback, a real full disk (a tmpfs mounted
+here). For every fault: the exit code, a one-line message (no traceback), a bundle where
+one is due, and no leftovers: namespaces, /run/netns-harness locks, temp dirs. The phases
+are found from outside, as a user would see them: a run's namespaces appearing (set-up), a
+ping running in one (a step), its namespaces going away (tear-down). Faults that need a VM
+(vagrant up killed, the VM killed, libvirtd restarted) are in tests/test_vagrant.py's realm
+and the README's table.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import SCENARIOS, needs_root
+from faultkit import (
+    comm, kill_pids, leftovers, new_leftovers_after, of_run, ping_running_in, run_harness, run_ids_of_namespaces,
+    script_session, start_harness, start_sshd, stop_sshd, wait_for,
+)
+from harness import cli
+from harness.bundle import open_bundle, read_bundle
+
+pytestmark = needs_root
+
+
+def slow_scenario(directory: Path, tag: str, deadline: int = 4) -> Path:
+    """Two namespaces and one step whose ping waits ``deadline`` s for an address nobody has."""
+    path = directory / f"{tag}.yaml"
+    path.write_text(f"""\
+name: fault-{tag}
+namespaces:
+  {tag}a:
+  {tag}b:
+veths:
+  - {{namespace: {tag}a, name: va, addresses: [10.66.0.1/24],
+     peer: {{namespace: {tag}b, name: vb, addresses: [10.66.0.2/24]}}}}
+steps:
+  - name: a ping nobody answers
+    checks:
+      - ping: {{from: {tag}a, to: 10.66.0.99, count: 1, deadline: {deadline}, expect: unreachable}}
+""")
+    return path
+
+
+def wide_scenario(directory: Path, tag: str, count: int = 60) -> Path:
+    """``count`` namespaces: set-up and tear-down take long enough to be caught in the act."""
+    path = directory / f"{tag}.yaml"
+    names = "".join(f"  {tag}{i}:\n" for i in range(count))
+    path.write_text(f"name: fault-{tag}\nnamespaces:\n{names}checks:\n"
+                    f"  - route: {{namespace: {tag}0, dst: default, expect: absent}}\n")
+    return path
+
+
+def run_namespaces(tag: str) -> dict[str, str]:
+    """This test's namespaces (their scenario names start with ``tag``) -> run id."""
+    return {name: run for name, run in run_ids_of_namespaces().items() if name.split("-", 1)[1].startswith(tag)}
+
+
+def assert_one_line_messages(stderr: str) -> None:
+    assert "Traceback" not in stderr, stderr
+    assert all(line.startswith(("harness: ", "target ", "  ", "kept run")) for line in stderr.splitlines() if line), stderr
+
+
+def assert_bundle(bundle_dir: Path, status: str) -> dict:
+    [archive] = bundle_dir.glob("*.tar.gz")
+    assert not list(bundle_dir.glob(".*partial"))
+    root = open_bundle(archive, bundle_dir / "unpacked")
+    contents = read_bundle(root, archive)
+    assert contents.results["status"] == status
+    assert contents.target["kernel"] == os.uname().release
+    assert (root / "kernel.log").is_file() and (root / "repro.sh").is_file() and (root / "REPORT.md").is_file()
+    return contents.results
+
+
+@pytest.fixture
+def clean_slate():
+    before = leftovers()
+    yield before
+    left = new_leftovers_after(before, wait_s=20)
+    assert not left, f"left behind: {sorted(left)}"
+
+
+# -- the harness is stopped (Ctrl-C from CI, kill, a closed terminal) ----------------------------
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)])
+def test_signal_during_a_step_tears_down_and_exits_128_plus_signal(tmp_path, clean_slate, sig, code):
+    scenario = slow_scenario(tmp_path, f"sig{sig.value}")
+    harness = start_harness("run", str(scenario), "--bundle-dir", "b", cwd=tmp_path)
+    run_id = wait_for(lambda: ping_running_in(f"sig{sig.value}a"), what="the step's ping")
+    session = script_session(harness)
+    os.kill(harness.pid, sig)
+    out, err = harness.communicate(timeout=60)
+    assert harness.returncode == code, out + err
+    assert err.strip().splitlines()[-1].startswith(f"harness: {'interrupted' if sig == signal.SIGINT else 'stopped by ' + sig.name}")
+    assert_one_line_messages(err)
+    assert not (tmp_path / "b").exists()  # interrupted, not failed: no bundle
+    assert not of_run(leftovers(), run_id)
+    # The script went with it: nothing of its session lives on (SIGHUP used to orphan it).
+    assert session
+    wait_for(lambda: not _session_members(session), timeout=10,
+             what=f"the script's processes to end: {[(p, comm(p)) for p in _session_members(session)]}")
+
+
+def _session_members(session: int) -> list[int]:
+    members = []
+    for pid in map(int, filter(str.isdigit, os.listdir("/proc"))):
+        try:
+            if os.getsid(pid) == session:
+                members.append(pid)
+        except (ProcessLookupError, PermissionError):
+            pass
+    return members
+
+
+def test_sigterm_during_setup(tmp_path, clean_slate):
+    scenario = wide_scenario(tmp_path, "tsetup")
+    harness = start_harness("run", str(scenario), cwd=tmp_path)
+    wait_for(lambda: 0 < len(run_namespaces("tsetup")) < 60, timeout=30, what="set-up under way")
+    os.kill(harness.pid, signal.SIGTERM)
+    out, err = harness.communicate(timeout=60)
+    assert harness.returncode == 143, out + err
+    assert_one_line_messages(err)
+
+
+def test_sigterm_during_teardown_finishes_the_teardown(tmp_path, clean_slate):
+    scenario = wide_scenario(tmp_path, "tdown")
+    harness = start_harness("run", str(scenario), cwd=tmp_path)
+    wait_for(lambda: len(run_namespaces("tdown")) == 60, timeout=30, what="set-up done")
+    wait_for(lambda: len(run_namespaces("tdown")) < 60, timeout=30, what="tear-down under way")
+    os.kill(harness.pid, signal.SIGTERM)
+    out, err = harness.communicate(timeout=60)
+    # Either the signal landed in tear-down (143) or just after the run ended (0): never a leftover.
+    assert harness.returncode in (143, 0), out + err
+    assert_one_line_messages(err)
+
+
+def test_sigkill_of_the_harness_leaves_the_script_to_tear_down_alone(tmp_path, clean_slate):
+    scenario = slow_scenario(tmp_path, "hkill", deadline=2)
+    harness = start_harness("run", str(scenario), cwd=tmp_path)
+    run_id = wait_for(lambda: ping_running_in("hkilla"), what="the step's ping")
+    harness.kill()
+    harness.communicate(timeout=30)
+    # Its next write hits a closed pipe (trap PIPE): it tears down by itself.
+    wait_for(lambda: not of_run(leftovers(), run_id), timeout=30, what="the orphaned script to tear down")
+
+
+# -- the run script is killed on the target -------------------------------------------------------
+
+
+@pytest.mark.parametrize("phase", ["setup", "step", "teardown"])
+def test_sigkill_of_the_script_gives_error_bundle_and_no_leftovers(tmp_path, clean_slate, phase):
+    tag = f"kscr{phase[:2]}"
+    scenario = slow_scenario(tmp_path, tag) if phase == "step" else wide_scenario(tmp_path, tag)
+    harness = start_harness("run", str(scenario), "--bundle-dir", "b", cwd=tmp_path)
+    if phase == "setup":
+        wait_for(lambda: 0 < len(run_namespaces(tag)) < 60, timeout=30, what="set-up under way")
+    elif phase == "step":
+        wait_for(lambda: ping_running_in(f"{tag}a"), what="the step's ping")
+    else:
+        wait_for(lambda: len(run_namespaces(tag)) == 60, timeout=30, what="set-up done")
+        wait_for(lambda: len(run_namespaces(tag)) < 60, timeout=30, what="tear-down under way")
+    session = script_session(harness)
+    assert session, "the run script's session"
+    os.killpg(session, signal.SIGKILL)
+    out, err = harness.communicate(timeout=60)
+    if phase == "teardown" and harness.returncode == 0:
+        pytest.skip("the run ended before the kill landed")  # the window is ~1 s wide
+    assert harness.returncode == 2, out + err
+    assert f"ERROR fault-{tag}" in out
+    assert_one_line_messages(err)
+    results = assert_bundle(tmp_path / "b", "ERROR")
+    assert results["script_exit_code"] == -9
+
+
+def test_script_timeout_writes_a_bundle_without_checks(tmp_path, clean_slate, monkeypatch, capsys):
+    """The script outlives its time: stopped, torn down, ERROR, a bundle with what ran and no checks."""
+    import harness.runner as runner
+
+    scenario = slow_scenario(tmp_path, "tmout", deadline=5)
+    monkeypatch.setattr(runner, "script_timeout", lambda s: 2)
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(["run", str(scenario), str(SCENARIOS / "veth-pair.yaml"), "--bundle-dir", "b"])
+    out, err = capsys.readouterr()
+    assert code == 2, out + err
+    assert "ran longer than 2 s" in out and "PASS  veth-pair" in out  # the next scenario ran
+    results = assert_bundle(tmp_path / "b", "ERROR")
+    assert results["checks"] == [] and "ran longer" in results["reason"]
+
+
+def test_grace_period_running_out_is_cleaned_up(tmp_path, clean_slate, monkeypatch, capsys):
+    """A script that does not stop within the grace period is killed; the harness cleans after it."""
+    import harness.runner as runner
+    import harness.targets.local as local
+
+    scenario = slow_scenario(tmp_path, "grace", deadline=5)
+    monkeypatch.setattr(runner, "script_timeout", lambda s: 2)
+    monkeypatch.setattr(local, "TEARDOWN_GRACE_S", 0)  # TERM, then KILL at once
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(["run", str(scenario), "--bundle-dir", "b"])
+    out, err = capsys.readouterr()
+    assert code == 2, out + err
+    assert_one_line_messages(err)
+    assert_bundle(tmp_path / "b", "ERROR")
+
+
+# -- the harness itself is stopped while it renders or writes a bundle ---------------------------
+
+
+def test_sigterm_while_rendering(tmp_path, clean_slate, monkeypatch, capsys):
+    import harness.runner as runner
+
+    real = runner.render
+
+    def render_then_stop(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)  # delivered here, in the middle of the run
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "render", render_then_stop)
+    code = cli.main(["run", str(SCENARIOS / "veth-pair.yaml"), "--bundle-dir", str(tmp_path / "b")])
+    out, err = capsys.readouterr()
+    assert code == 143, out + err
+    assert err.strip().splitlines()[-1] == "harness: stopped by SIGTERM; the run's namespaces were torn down"
+    assert not (tmp_path / "b").exists()
+    assert signal.getsignal(signal.SIGTERM) is not cli._terminate  # main put the old handler back
+
+
+def test_sigterm_while_writing_a_bundle_leaves_no_half_bundle(tmp_path, clean_slate, monkeypatch, capsys):
+    import harness.bundle as bundle
+
+    def commit_then_stop():
+        os.kill(os.getpid(), signal.SIGTERM)
+        return None
+
+    monkeypatch.setattr(bundle, "harness_commit", commit_then_stop)
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text(_failing_text())
+    code = cli.main(["run", str(wrong), "--bundle-dir", str(tmp_path / "b")])
+    out, err = capsys.readouterr()
+    assert code == 143, out + err
+    assert list((tmp_path / "b").iterdir()) == []  # the bundle is whole or absent
+
+
+def _failing_text() -> str:
+    return (SCENARIOS / "client-gateway-server.yaml").read_text().replace("ttl: 63", "ttl: 64")
+
+
+# -- the bundle disk is full ----------------------------------------------------------------
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 16 KiB tmpfs, mounted here and unmounted after: too small for any bundle."""
+    mount = tmp_path / "full"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k,nr_inodes=64", "nhfault", str(mount)], check=True)
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_full_bundle_disk_loses_the_bundle_not_the_run(tmp_path, clean_slate, full_disk):
+    first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
+    first.write_text(_failing_text().replace("name: client-gateway-server", "name: first"))
+    second.write_text(_failing_text().replace("name: client-gateway-server", "name: second"))
+    run = run_harness("run", str(first), str(second), "--bundle-dir", str(full_disk), "--json", "r.json", cwd=tmp_path)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert_one_line_messages(run.stderr)
+    for name in ("first", "second"):
+        assert f"harness: could not write the bug-report bundle of {name} in {full_disk}: No space left on device" in run.stderr
+        assert f"FAIL  {name}" in run.stdout
+    assert "0 passed, 2 failed" in run.stdout
+    assert list(full_disk.iterdir()) == []  # no half bundle
+    assert (tmp_path / "r.json").is_file()  # the results themselves are kept
+
+
+# -- harness clean ----------------------------------------------------------------------------
+
+
+def test_clean_removes_namespaces_locks_and_temp_dirs_of_killed_runs(tmp_path, clean_slate):
+    scenario = slow_scenario(tmp_path, "kall", deadline=5)
+    harness = start_harness("run", str(scenario), cwd=tmp_path)
+    run_id = wait_for(lambda: ping_running_in("kalla"), what="the step's ping")
+    session = script_session(harness)
+    harness.kill()  # the harness and its script both die at once: nothing tears down
+    os.killpg(session, signal.SIGKILL)
+    harness.communicate(timeout=30)
+    time.sleep(0.5)
+    left = of_run(leftovers(), run_id)
+    assert {item.split()[0] for item in left} == {"namespace", "lock", "temp"}, left
+    clean = run_harness("clean", "--run-id", run_id, cwd=tmp_path)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert f"removed namespace nh{run_id}-kalla" in clean.stdout
+    assert f"removed lock /run/netns-harness/{run_id}.lock" in clean.stdout
+    assert "removed temp dir " in clean.stdout and f"netns-harness-{run_id}." in clean.stdout
+    assert not of_run(leftovers(), run_id)
+
+
+def test_clean_leaves_a_live_run_alone(tmp_path, clean_slate):
+    scenario = slow_scenario(tmp_path, "live", deadline=3)
+    harness = start_harness("run", str(scenario), cwd=tmp_path)
+    run_id = wait_for(lambda: ping_running_in("livea"), what="the step's ping")
+    clean = run_harness("clean", cwd=tmp_path)
+    assert f"kept run {run_id}: it is still going" in clean.stderr
+    assert f"nh{run_id}-livea" not in clean.stdout
+    out, err = harness.communicate(timeout=60)
+    assert harness.returncode == 0, out + err
+
+
+# -- the ssh session is lost --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    started = start_sshd(tmp_path_factory.mktemp("sshd"))
+    yield started
+    stop_sshd(started)
+
+
+def _ssh_args(server) -> list[str]:
+    return ["--target", f"ssh://root@127.0.0.1:{server.port}", "--identity", server.key,
+            "--known-hosts", server.known_hosts]
+
+
+def test_ssh_session_dropped_during_a_step(tmp_path, clean_slate, server):
+    scenario = slow_scenario(tmp_path, "sdrop")
+    harness = start_harness("run", str(scenario), "--bundle-dir", "b", *_ssh_args(server), cwd=tmp_path)
+    run_id = wait_for(lambda: ping_running_in("sdropa"), what="the step's ping")
+    sessions = server.session_processes()
+    assert sessions
+    kill_pids(sessions)  # the connection is gone; the script lives on, orphaned
+    out, err = harness.communicate(timeout=90)
+    assert harness.returncode == 2, out + err
+    assert "lost" in out and f"ERROR fault-sdrop" in out
+    assert_one_line_messages(err)
+    assert_bundle(tmp_path / "b", "ERROR")
+    # The orphan sees the broken pipe at its next write and tears down.
+    wait_for(lambda: not of_run(leftovers(), run_id), timeout=30, what="the orphaned script to tear down")
+
+
+def test_sigterm_during_an_ssh_step_stops_the_remote_script(tmp_path, clean_slate, server):
+    scenario = slow_scenario(tmp_path, "sterm", deadline=8)
+    harness = start_harness("run", str(scenario), *_ssh_args(server), cwd=tmp_path)
+    run_id = wait_for(lambda: ping_running_in("sterma"), what="the step's ping")
+    started = time.monotonic()
+    os.kill(harness.pid, signal.SIGTERM)
+    out, err = harness.communicate(timeout=60)
+    assert harness.returncode == 143, out + err
+    assert_one_line_messages(err)
+    assert time.monotonic() - started < 6  # the remote ping (8 s) was stopped, not waited for
+    assert not of_run(leftovers(), run_id)
