@@ -181,7 +181,7 @@ checks:
     c = assert_marked_statuses(result)
 
     assert c["fail: mtu 1300"].observed["routes_to_dst"] == [
-        {"dst": "10.3.0.0/24", "gateway": "10.1.0.254", "dev": "a0", "type": "unicast", "locked": ["mtu"], "mtu": 1280}]
+        {"dst": "10.3.0.0/24", "gateway": "10.1.0.254", "dev": "a0", "proto": "boot", "scope": "global", "type": "unicast", "locked": ["mtu"], "mtu": 1280}]
     assert c["fail: metric 51"].reason == "no route to 10.4.0.0/24 with the expected fields"
     assert c["fail: metric 51"].observed["routes_to_dst"][0]["metric"] == 50
     assert c["fail: multipath weight 3"].observed["routes_to_dst"][0]["nexthops"][0]["weight"] == 2
