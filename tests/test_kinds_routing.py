@@ -193,7 +193,7 @@ checks:
     assert c["fail: route in table 100 said absent"].reason == "a route to 10.2.0.0/24 is present"
 
     assert c["pass: main table path"].observed == {"routed": True, "dev": "a0", "type": "unicast", "table": "main",
-                                                    "via": "10.1.0.254", "src": "10.1.0.1"}
+                                                    "via": "10.1.0.254", "src": "10.1.0.1", "exception": False}
     assert c["fail: wrong source picked"].reason == "the selected path differs: src 10.1.0.1 (expected 10.1.0.5)"
     assert c["fail: mark 7 expected in main"].reason == "the selected path differs: table 100 (expected main)"
     assert " mark 7" in c["pass: mark 7 looks up table 100"].command
