@@ -28,10 +28,17 @@ def new_namespaces_after(before: set[str], wait_s: float = 10) -> set[str]:
     Another run on this machine (a second pytest, a developer) may own new names for a
     moment; a real leak stays.
     """
+    from faultkit import live_runs
+
+    def left() -> set[str]:
+        # A run that holds its lock is alive (another test, another session): not a leftover.
+        live = live_runs()
+        return {n for n in harness_namespaces() - before if n[2:8] not in live}
+
     deadline = time.monotonic() + wait_s
-    while (left := harness_namespaces() - before) and time.monotonic() < deadline:
+    while (found := left()) and time.monotonic() < deadline:
         time.sleep(0.2)
-    return left
+    return found
 
 
 @pytest.fixture
