@@ -261,7 +261,7 @@ def _run_one(args, target, facts, file, scenario, trouble: list[str], out):
     scenario runs all the same.
     """
     from harness.bundle import write_bundle
-    from harness.cleanup import clean_after, clean_run
+    from harness.cleanup import clean_run
     from harness.render import new_run_id
     from harness.report import format_scenario
     from harness.runner import run_scenario
@@ -273,11 +273,9 @@ def _run_one(args, target, facts, file, scenario, trouble: list[str], out):
         # The script was stopped and tore down; if its grace ran out, its lock and temp dir go here.
         clean_run(target, run_id, timeout=INTERRUPT_CLEAN_TIMEOUT_S)
         raise
-    if result.status == "ERROR":
-        note = clean_after(target, result)
-        if note:
-            trouble.append(note)
-            _say(f"harness: {note}; when the target is back: harness clean --target {args.target}")
+    if result.cleanup_problem:
+        trouble.append(result.cleanup_problem)
+        _say(f"harness: {result.cleanup_problem}; when the target is back: harness clean --target {args.target}")
     print(coloured(format_scenario(result, args.verbose), out), file=out, flush=True)
     if args.report or result.status in BUNDLE_STATUSES:
         bundle_dir = Path(args.bundle_dir or DEFAULT_BUNDLE_DIR)

@@ -17,7 +17,7 @@ from typing import Optional
 
 import pytest
 
-from harness.checks import ERROR, FAIL
+from harness.checks import ERROR
 from harness.pytest_plugin import setting, uncaptured
 from harness.pytest_settings import DEFAULT_MATRIX_REPORT
 
@@ -184,7 +184,9 @@ def _close_kernel(config: pytest.Config, kid: str) -> None:
         return
     target = live["target"]
     try:
-        target.set_outcome(passed=not any(r.status in (FAIL, ERROR) for r in matrix["runs"][kid]["results"]))
+        from harness.outcome import run_passed
+
+        target.set_outcome(passed=run_passed([r.status for r in matrix["runs"][kid]["results"]]))
     finally:
         target.close()
 

@@ -363,7 +363,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     finally:
         if state.target is not None:
             if hasattr(state.target, "set_outcome"):
-                state.target.set_outcome(passed=not any(r.status in (FAIL, ERROR) for r in state.results))
+                from harness.outcome import run_passed
+
+                # The same rule as `harness run`: a failure outside a scenario keeps the VM too.
+                state.target.set_outcome(passed=run_passed([r.status for r in state.results],
+                                                           failed_outside_scenarios=bool(state.target_error)))
             state.target.close()
 
 

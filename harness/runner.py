@@ -59,6 +59,8 @@ class ScenarioResult:
     kernel_warnings: list[str] = field(default_factory=list)
     # Seconds each phase of the run script took: "setup", "step 0", "step 1", ..., "teardown".
     phases: dict[str, float] = field(default_factory=dict)
+    # Why what the run left on the target could not be removed after it died (else empty).
+    cleanup_problem: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the namespace state dumps (large; bundles keep them as files)."""
@@ -173,7 +175,7 @@ def run_scenario(
         executed = target.run(rendered.run, timeout=script_timeout(scenario))
     except TargetError as exc:
         result.status, result.reason = ERROR, str(exc)
-        _teardown_quietly(target, rendered)
+        _aftermath(target, result)
         return result
     except KeyboardInterrupt:
         _teardown_quietly(target, rendered)
@@ -193,12 +195,22 @@ def run_scenario(
     elif executed.exit_code != 0:
         result.status = ERROR
         result.reason = f"the run script exited {executed.exit_code}: {failed_change(rendered, executed.stderr)[-500:]}"
+    if result.status == ERROR:
+        _aftermath(target, result)
     known_bug = expected_failure(scenario, facts)
     if known_bug and result.status in (PASS, FAIL):
         # A declared known bug: failing is expected (XFAIL); passing is news (XPASS).
         result.status = XFAIL if result.status == FAIL else XPASS
         result.reason = f"expected failure: {known_bug}"
     return result
+
+
+def _aftermath(target: Target, result: ScenarioResult) -> None:
+    """After a run that did not end cleanly: remove what it left, fetch the kernel log it missed
+    (``harness.cleanup``); say in ``result.cleanup_problem`` when the target cannot be reached."""
+    from harness.cleanup import clean_after
+
+    result.cleanup_problem = clean_after(target, result) or ""
 
 
 def _teardown_quietly(target: Target, rendered: RenderedScenario) -> None:

@@ -7,7 +7,9 @@ its standard input, one shell word: nothing in it is read by the shell.
 
 from __future__ import annotations
 
-from pydantic import Field
+import re
+
+from pydantic import Field, field_validator
 
 from harness.actions.base import Action
 from harness.fields import NsName
@@ -23,6 +25,14 @@ class Firewall(Action):
 
     namespace: NsName
     nft: str = Field(min_length=1, max_length=1_000_000)
+
+    @field_validator("nft")
+    @classmethod
+    def _self_contained(cls, value: str) -> str:
+        # An include reads a file of the target: the ruleset would depend on the machine.
+        if re.search(r"(?m)^\s*include\s", value):
+            raise ValueError("an nft 'include' reads a file of the target: write its rules into the ruleset")
+        return value
 
     def features(self) -> tuple[str, ...]:
         return ("nftables",)
