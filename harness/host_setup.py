@@ -7,15 +7,25 @@ and returns an empty list.
 
 Only libvirt's own ``default`` network is created (bridge ``virbr0`` plus the
 NAT rules libvirt installs for it); no other host route or interface is touched.
+
+``/dev/kvm`` gets Debian's udev default (``root:kvm 0660``) where no udev set it: libvirt's
+capability probe otherwise sees KVM as usable while its cache check (as the qemu user) does
+not, so libvirt re-probes qemu on every look-up (~30 s per domain definition, twice per
+``vagrant up``).
 """
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
+import re
 import shutil
+import stat
 import subprocess
 import time
 from pathlib import Path
+from typing import Optional
 
 LIBVIRT_URI = "qemu:///system"
 POOL_NAME = "default"
@@ -25,6 +35,11 @@ NETWORK_XML = "/usr/share/libvirt/networks/default.xml"
 # Where the TCG wrapper goes: a path the libvirt-qemu user can reach, unlike a checkout in /root.
 TCG_WRAPPER_SOURCE = Path(__file__).resolve().parent / "qemu-tcg-wrapper.sh"
 TCG_WRAPPER = Path("/var/lib/libvirt/netns-harness/qemu-tcg-wrapper.sh")
+
+KVM_DEVICE = Path("/dev/kvm")
+KVM_GROUP = "kvm"
+QEMU_CONF = Path("/etc/libvirt/qemu.conf")
+DEFAULT_QEMU_USER = "libvirt-qemu"   # Debian's build default (qemu.conf `user`)
 
 # (daemon binary, pid file, apt package that ships it).  Order matters:
 # libvirtd connects to virtlogd/virtlockd at start-up.
@@ -226,10 +241,78 @@ def prepare_libvirt_host(wait_timeout: float = 30.0) -> list[str]:
     if not libvirt_answers():
         _start_daemons(actions)
         _wait_for_libvirt(wait_timeout)
+    _ensure_kvm_access(actions)
     _ensure_pool(actions)
     _ensure_network(actions)
     _install_tcg_wrapper(actions)
     return actions
+
+
+def qemu_user(conf_text: str) -> str:
+    """The user libvirt runs qemu as: ``user = "NAME"`` in qemu.conf, else ``libvirt-qemu``."""
+    match = re.search(r'(?m)^\s*user\s*=\s*"([^"]+)"', conf_text)
+    return match.group(1) if match else DEFAULT_QEMU_USER
+
+
+def can_open_rw(mode: int, uid: int, gid: int, user_uid: int, user_gids: set[int]) -> bool:
+    """Whether a user (``user_uid``, all its groups ``user_gids``) may open a file of ``mode``,
+    owned by ``uid:gid``, for reading and writing (classic Unix permission bits, no ACLs)."""
+    if user_uid == 0:
+        return True
+    if uid == user_uid:
+        bits = stat.S_IRUSR | stat.S_IWUSR
+    elif gid in user_gids:
+        bits = stat.S_IRGRP | stat.S_IWGRP
+    else:
+        bits = stat.S_IROTH | stat.S_IWOTH
+    return mode & bits == bits
+
+
+def _ensure_kvm_access(actions: list[str]) -> None:
+    """Give /dev/kvm Debian's udev default (root:kvm 0660) when libvirt's qemu user cannot open it.
+
+    Appends what it changed to ``actions`` (or a warning when it cannot help: no ``kvm`` group,
+    or the qemu user is not in it). Nothing happens where there is no /dev/kvm.
+    """
+    try:
+        info = KVM_DEVICE.stat()
+    except OSError:
+        return  # no KVM at all: libvirt's probe and its cache check agree
+    name = qemu_user(QEMU_CONF.read_text() if QEMU_CONF.is_file() else "")
+    try:
+        user = pwd.getpwnam(name)
+    except KeyError:
+        return
+    gids = {user.pw_gid} | {g.gr_gid for g in grp.getgrall() if name in g.gr_mem}
+    if can_open_rw(info.st_mode, info.st_uid, info.st_gid, user.pw_uid, gids):
+        return
+    try:
+        kvm_gid = grp.getgrnam(KVM_GROUP).gr_gid
+    except KeyError:
+        kvm_gid = None
+    if kvm_gid not in gids:
+        actions.append(f"warning: {KVM_DEVICE} is {_owner(info)} and libvirt's qemu user {name} cannot open it; "
+                       f"add {name} to group {KVM_GROUP} and give the device mode 0660, or libvirt re-probes qemu "
+                       "on every domain definition (~30 s each)")
+        return
+    before = _owner(info)
+    os.chown(KVM_DEVICE, -1, kvm_gid)
+    os.chmod(KVM_DEVICE, (stat.S_IMODE(info.st_mode) | 0o660) & ~0o007)
+    actions.append(f"set {KVM_DEVICE} to {_owner(KVM_DEVICE.stat())} (was {before}), Debian's udev default, so that "
+                   f"libvirt's qemu user {name} can open it: otherwise libvirt re-probes qemu on every domain "
+                   "definition (~30 s each)")
+
+
+def _owner(info: os.stat_result) -> str:
+    try:
+        user = pwd.getpwuid(info.st_uid).pw_name
+    except KeyError:
+        user = str(info.st_uid)
+    try:
+        group = grp.getgrgid(info.st_gid).gr_name
+    except KeyError:
+        group = str(info.st_gid)
+    return f"{user}:{group} {stat.S_IMODE(info.st_mode):04o}"
 
 
 def _install_tcg_wrapper(actions: list[str]) -> None:
