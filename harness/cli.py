@@ -94,38 +94,70 @@ def _target_options(args) -> dict:
 
 
 def cmd_run(args) -> int:
+    import time
+
     from harness.bundle import write_bundle
     from harness.facts import gather_facts
-    from harness.report import format_scenario, summary_line, write_json
+    from harness.report import format_scenario, format_timings, summary_line, write_json
     from harness.runner import run_scenario
     from harness.targets import get_target
 
+    started = time.monotonic()
     loaded = load_all(args.paths)
     if args.json and not Path(args.json).resolve().parent.is_dir():
         print(f"harness: --json {args.json}: its directory does not exist", file=sys.stderr)
         return EXIT_ERROR
-    results = []
-    with get_target(args.target, **_target_options(args)) as target:
-        facts = gather_facts(target)
-        print(f"target {target.name}: kernel {facts.kernel}, {facts.iproute2}, {facts.ping}", file=sys.stderr)
-        try:
-            for file, scenario in loaded:
-                result = run_scenario(scenario, target, file=file, facts=facts, capture_state=args.report)
-                results.append(result)
-                print(format_scenario(result, args.verbose), flush=True)
-                if args.report or result.status in BUNDLE_STATUSES:
-                    archive = write_bundle(Path(args.bundle_dir), scenario, result, facts, target.describe())
-                    print(f"  bug-report bundle: {archive}  (replay: harness repro {archive})", flush=True)
-        finally:
-            failed = any(r.status in ("FAIL", "ERROR") for r in results)
-            if hasattr(target, "set_outcome"):
-                target.set_outcome(passed=not failed)
-            if args.json:
-                write_json(Path(args.json), results, {**target.describe(), **facts.to_dict()})
+    results, timings, described = [], {}, {}
+    target = get_target(args.target, **_target_options(args))
+    if args.isolate == "scenario" and not hasattr(target, "fresh"):
+        target.close()
+        print(f"harness: --isolate scenario needs a VM target (--target vagrant), not {args.target}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        with target:
+            facts, timings["facts"] = _timed_facts(target, gather_facts)
+            print(f"target {target.name}: kernel {facts.kernel}, {facts.iproute2}, {facts.ping}", file=sys.stderr)
+            try:
+                for index, (file, scenario) in enumerate(loaded):
+                    if index and args.isolate == "scenario":
+                        target.fresh()   # a new copy of the VM: nothing the last scenario did remains
+                    result = run_scenario(scenario, target, file=file, facts=facts, capture_state=args.report)
+                    results.append(result)
+                    timings.setdefault("first_verdict", round(time.monotonic() - started, 2))
+                    print(format_scenario(result, args.verbose), flush=True)
+                    if args.report or result.status in BUNDLE_STATUSES:
+                        archive = write_bundle(Path(args.bundle_dir), scenario, result, facts, target.describe())
+                        print(f"  bug-report bundle: {archive}  (replay: harness repro {archive})", flush=True)
+            finally:
+                failed = any(r.status in ("FAIL", "ERROR") for r in results)
+                if hasattr(target, "set_outcome"):
+                    target.set_outcome(passed=not failed)
+                described = {**target.describe(), **facts.to_dict()}
+    finally:
+        # After close: the VM's destroy is a phase too.
+        timings = {**getattr(target, "timings", {}), **timings}
+        if args.json and described:
+            write_json(Path(args.json), results, described, timings)
+        if args.timings:
+            print(format_timings(timings, results), file=sys.stderr)
     print(summary_line(results))
     if any(r.status == "ERROR" for r in results):
         return EXIT_ERROR
     return EXIT_FAILED if any(r.status == "FAIL" for r in results) else EXIT_OK
+
+
+def _timed_facts(target, gather_facts):
+    """The target's facts and the seconds they took: the call's time less what the target spent
+    starting inside it (box, boot, restore: its own phases), plus any facts it gathered itself."""
+    import time
+
+    before = dict(getattr(target, "timings", {}))
+    started = time.monotonic()
+    facts = gather_facts(target)
+    after = getattr(target, "timings", {})
+    starting = sum(after.values()) - sum(before.values())
+    own = after.get("facts", 0.0) - before.get("facts", 0.0)
+    return facts, round(time.monotonic() - started - starting + own, 2)
 
 
 def cmd_repro(args) -> int:
@@ -249,6 +281,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", action="store_true",
                    help="write a bug-report bundle for every scenario (failing ones always get one)")
     p.add_argument("--bundle-dir", default=DEFAULT_BUNDLE_DIR, help="where bundles go (default %(default)s)")
+    p.add_argument("--timings", action="store_true",
+                   help="print where the time went: box, define, boot, ssh, facts, each scenario, destroy")
+    p.add_argument("--isolate", choices=["run", "scenario"], default="run",
+                   help="vagrant: one VM for the whole run (default), or a fresh copy of the booted "
+                        "snapshot for every scenario")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("repro", help="re-run a bug-report bundle and say whether the verdicts match")

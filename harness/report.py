@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import textwrap
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
 from harness import __version__
 from harness.checks import PASS
@@ -72,13 +72,44 @@ def summary_line(results: Iterable[ScenarioResult]) -> str:
     return ", ".join([line, *extra])
 
 
-def write_json(path: Path, results: list[ScenarioResult], target: dict[str, Any]) -> None:
-    """Write the results file: harness version, target facts, and per-scenario, per-check results."""
+def write_json(path: Path, results: list[ScenarioResult], target: dict[str, Any],
+               timings: Optional[dict[str, float]] = None) -> None:
+    """Write the results file: harness version, target facts, the run's phase ``timings``
+    (seconds; see ``format_timings``), and per-scenario, per-check results."""
     document = {
         "harness_version": __version__,
         "target": target,
         "summary": summary_line(results),
+        "timings": timings or {},
         "scenarios": [r.to_dict() for r in results],
     }
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
 
+
+
+# The run's phases in the order they happen (a target reports those it had).
+RUN_PHASES = ("box", "define", "boot", "ssh", "snapshot", "restore", "facts", "destroy")
+
+
+def format_timings(run: dict[str, float], results: Iterable[ScenarioResult]) -> str:
+    """Where a run's time went (``--timings``), in seconds: the target's phases (``run``: box
+    build or cache hit, define, boot, ssh, snapshot save, restore, facts, destroy), each
+    scenario's total and its own phases (set-up, steps, tear-down, when the script reports
+    them), and the first verdict (from the start of the run to the first scenario's result)."""
+    results = list(results)
+    lines = ["timings (seconds):"]
+    phases = [p for p in RUN_PHASES if p in run] + [p for p in run if p not in RUN_PHASES and p != "first_verdict"]
+    width = max([len(p) for p in phases] + [len(r.name) + 2 for r in results] + [len("scenarios")])
+    before = [p for p in phases if p != "destroy"]
+    for phase in before:
+        lines.append(f"  {phase:<{width}} {run[phase]:8.2f}")
+    lines.append(f"  {'scenarios':<{width}} {sum(r.timings.get('total', 0.0) for r in results):8.2f}")
+    for r in results:
+        own = ", ".join(f"{k} {v:.2f}" for k, v in r.timings.items() if k != "total")
+        total = r.timings.get("total", 0.0)
+        lines.append(f"    {r.name:<{width - 2}} {total:8.2f}" + (f"  ({own})" if own else ""))
+    if "destroy" in run:
+        lines.append(f"  {'destroy':<{width}} {run['destroy']:8.2f}")
+    if "first_verdict" in run:
+        lines.append(f"  {'first verdict after':<{width}} {run['first_verdict']:8.2f}")
+    return "\n".join(lines)

@@ -55,6 +55,8 @@ class ScenarioResult:
     state: dict[str, str] = field(default_factory=dict)
     kernel_log: str = ""
     kernel_warnings: list[str] = field(default_factory=list)
+    # Seconds per phase: "total" (the run script, end to end) and the script's own phases.
+    timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the namespace state dumps (large; bundles keep them as files)."""
@@ -178,6 +180,7 @@ def run_scenario(
         raise
     finally:
         result.duration_s = round(time.monotonic() - start, 3)
+        result.timings["total"] = result.duration_s
     result.script_exit_code, result.script_stderr = executed.exit_code, executed.stderr
     output = parse_run_output(executed.stdout, rendered.marker)
     result.checks = judge_output(rendered, executed, output)

@@ -14,7 +14,7 @@ import pytest
 
 from harness import box
 from harness.box import BoxBuildError, BoxInfo
-from harness.host_setup import _parse_info, can_open_rw, qemu_user
+from harness.host_setup import _parse_info, can_open_rw, qemu_user, without_stp
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT_TEXT = "#!/bin/bash\necho build\n"
@@ -246,6 +246,13 @@ def test_build_script_is_valid_bash():
 def test_parse_virsh_info():
     text = "Name:           default\nUUID:  x\nState:          running\nAutostart:      no\n"
     assert _parse_info(text) == {"name": "default", "uuid": "x", "state": "running", "autostart": "no"}
+
+
+def test_network_bridge_without_stp():
+    xml = "<network>\n  <name>default</name>\n  <bridge name='virbr0' stp='on' delay='0'/>\n</network>\n"
+    assert without_stp(xml) == xml.replace("stp='on'", "stp='off'")
+    assert without_stp(xml.replace("stp='on'", "stp='off'")) is None
+    assert without_stp("<network><bridge name=\"virbr1\"/></network>") is None   # libvirt's default: off
 
 
 def test_qemu_user_from_qemu_conf():
