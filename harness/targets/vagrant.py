@@ -254,7 +254,8 @@ class VagrantTarget(Target):
         if not images:
             return None   # not installed: the boot path says how to get it
         emulator = self.env.get("HARNESS_QEMU_EMULATOR")
-        settings = sorted(set(re.findall(r'ENV\.fetch\("([A-Z0-9_]+)"', vagrantfile)) | {"VAGRANT_DEFAULT_PROVIDER"})
+        # The Vagrantfile's own settings (the provider is libvirt: only libvirt VMs have snapshots).
+        settings = sorted(set(re.findall(r'ENV\.fetch\("([A-Z0-9_]+)"', vagrantfile)))
         libvirtd = shutil.which("libvirtd") or "/usr/sbin/libvirtd"
         return snapshot_key({
             "box": self.box, "box_images": images,
