@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -109,8 +110,10 @@ def seed_demo(runs: int) -> tuple[float, float]:
 def nox_scenarios() -> tuple[float, float, str]:
     """``nox -s scenarios`` on the built box: seconds end to end, seconds to the first verdict, its summary."""
     env = {**os.environ, "HARNESS_BOX_KERNEL": KERNEL}
+    # nox lives beside the base interpreter (bootstrap.sh installs it there), not in a venv.
+    python = shutil.which("python3", path=os.path.join(sys.base_prefix, "bin")) or "python3"
     start, first = time.monotonic(), None
-    proc = subprocess.Popen([sys.executable, "-m", "nox", "-s", "scenarios"], cwd=REPO, env=env,
+    proc = subprocess.Popen([python, "-m", "nox", "-s", "scenarios"], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     last = ""
     for line in proc.stdout:

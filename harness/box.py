@@ -428,12 +428,30 @@ def prune_box_volumes(name: str, pool: str = "default") -> list[str]:
     for vol in vols:
         xml = virsh("vol-dumpxml", "--pool", pool, vol) or ""
         backing.update(re.findall(r"<backingStore>\s*<path>([^<]+)</path>", xml))
+    backing |= _snapshot_backing_files()
     deleted = []
     for vol, path in vols.items():
         if vol.startswith(prefix) and path not in backing:
             if virsh("vol-delete", "--pool", pool, vol) is not None:
                 deleted.append(vol)
     return deleted
+
+
+def _snapshot_backing_files() -> set[str]:
+    """Box volumes that booted snapshots (``harness.snapshot``) build on: not stale while used."""
+    from harness.snapshot import DISK, snapshot_dir
+
+    found = set()
+    for disk in snapshot_dir().glob(f"*/{DISK}"):
+        try:
+            res = subprocess.run(["qemu-img", "info", "-U", "--output=json", str(disk)],
+                                 capture_output=True, text=True, timeout=60)
+            backing = json.loads(res.stdout).get("full-backing-filename") if res.returncode == 0 else None
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            continue
+        if backing:
+            found.add(backing)
+    return found
 
 
 def _load_manifest(path: Path) -> Optional[BoxInfo]:

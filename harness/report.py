@@ -87,10 +87,6 @@ def write_json(path: Path, results: list[ScenarioResult], target: dict[str, Any]
 
 
 
-# The run's phases in the order they happen (a target reports those it had).
-RUN_PHASES = ("box", "define", "boot", "ssh", "snapshot", "restore", "facts", "destroy")
-
-
 def format_timings(run: dict[str, float], results: Iterable[ScenarioResult]) -> str:
     """Where a run's time went (``--timings``), in seconds: the target's phases (``run``: box
     build or cache hit, define, boot, ssh, snapshot save, restore, facts, destroy), each
@@ -98,9 +94,9 @@ def format_timings(run: dict[str, float], results: Iterable[ScenarioResult]) -> 
     them), and the first verdict (from the start of the run to the first scenario's result)."""
     results = list(results)
     lines = ["timings (seconds):"]
-    phases = [p for p in RUN_PHASES if p in run] + [p for p in run if p not in RUN_PHASES and p != "first_verdict"]
-    width = max([len(p) for p in phases] + [len(r.name) + 2 for r in results] + [len("scenarios")])
-    before = [p for p in phases if p != "destroy"]
+    # In the order they happened (the target records them so); destroy comes last.
+    before = [p for p in run if p not in ("destroy", "first_verdict")]
+    width = max([len(p) for p in before] + [len(r.name) + 2 for r in results] + [len("first verdict after")])
     for phase in before:
         lines.append(f"  {phase:<{width}} {run[phase]:8.2f}")
     lines.append(f"  {'scenarios':<{width}} {sum(r.timings.get('total', 0.0) for r in results):8.2f}")

@@ -45,6 +45,10 @@ class SnapshotError(RuntimeError):
     """A snapshot could not be made or restored; the message names the step and libvirt's words."""
 
 
+class DomainBusy(SnapshotError):
+    """A domain of the snapshot's name runs already and is not a copy of it (another checkout's VM)."""
+
+
 def snapshot_dir() -> Path:
     """``$HARNESS_SNAPSHOT_DIR`` or ``/var/lib/libvirt/netns-harness/snapshots`` (qemu must reach it)."""
     return Path(os.environ.get("HARNESS_SNAPSHOT_DIR") or SNAPSHOT_DIR)
@@ -191,6 +195,9 @@ class Snapshot:
         Returns the seconds the restore took. Raises ``SnapshotError`` (libvirt refused, e.g.
         qemu changed) after removing whatever it made.
         """
+        state = domain_state(self.domain)
+        if state != "not_created":
+            raise DomainBusy(f"a domain named {self.domain} exists already (state: {state})")
         self.clone_disk.unlink(missing_ok=True)
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(self.dir / DISK),
                         str(self.clone_disk)], check=True, capture_output=True, timeout=60)
@@ -207,11 +214,18 @@ class Snapshot:
             os.unlink(f.name)
         return time.monotonic() - started
 
+    def is_copy_running(self) -> bool:
+        """Whether the domain of this name runs on this snapshot's copy disk (and not another VM does)."""
+        res = virsh("domblklist", self.domain, "--details", check=False, timeout=30)
+        return res.returncode == 0 and str(self.clone_disk) in res.stdout.split()
+
     def destroy_copy(self) -> None:
-        """Stop the running copy (libvirt forgets it: a restored domain is transient) and drop its overlay."""
-        if domain_state(self.domain) != "not_created":
+        """Stop the running copy (libvirt forgets it: a restored domain is transient) and drop its overlay.
+        A domain of the same name that is not a copy of this snapshot is left alone."""
+        if self.is_copy_running():
             virsh("destroy", self.domain, check=False)
-        self.clone_disk.unlink(missing_ok=True)
+        if not self.is_copy_running():
+            self.clone_disk.unlink(missing_ok=True)
 
     def discard(self) -> None:
         """Remove the snapshot and any running copy of it."""

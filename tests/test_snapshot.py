@@ -73,3 +73,18 @@ def test_vagrant_up_progress_splits_define_boot_and_ssh(monkeypatch):
     target._vagrant_up()
     # Clock reads: start 0, "Starting domain" 10, "Machine booted" 20, end 30.
     assert target.timings == {"define": 10, "boot": 10, "ssh": 10}
+
+
+def test_timings_show_phases_in_order_with_each_scenario():
+    from harness.report import format_timings
+    from harness.runner import ScenarioResult
+
+    results = [ScenarioResult(name="seed", file="", status="PASS", timings={"total": 8.25, "setup": 1.5}),
+               ScenarioResult(name="veth-pair", file="", status="PASS", timings={"total": 2.0})]
+    text = format_timings({"box": 0.01, "restore": 1.62, "ssh": 1.47, "facts": 0.0, "destroy": 1.3,
+                           "first_verdict": 11.96}, results)
+    lines = [line.split() for line in text.splitlines()[1:]]
+    assert [line[0] for line in lines] == ["box", "restore", "ssh", "facts", "scenarios", "seed", "veth-pair",
+                                           "destroy", "first"]
+    assert lines[4] == ["scenarios", "10.25"] and lines[5] == ["seed", "8.25", "(setup", "1.50)"]
+    assert lines[-1] == ["first", "verdict", "after", "11.96"]

@@ -32,7 +32,7 @@ from typing import Callable, Iterator, Optional
 import paramiko
 import vagrant
 
-from harness.snapshot import Snapshot, SnapshotError, domain_state, file_identity, snapshot_key
+from harness.snapshot import DomainBusy, Snapshot, SnapshotError, domain_state, file_identity, snapshot_key
 from harness.targets.base import ExecResult, Target, TargetError
 from harness.targets.ssh import SshTarget
 
@@ -220,7 +220,8 @@ class VagrantTarget(Target):
                 self._copy = snapshot
                 self._ssh = self._copy_ssh(snapshot)
             else:
-                self._box_info or self.check_prerequisites()
+                if not self._box_info:
+                    self.check_prerequisites()
                 self._ssh = self._connect()
             return
         if state not in ("not_created", "unknown"):
@@ -274,6 +275,9 @@ class VagrantTarget(Target):
                 try:
                     self._restore(snapshot)
                     return
+                except DomainBusy as exc:
+                    raise TargetError(f"{exc}: another run uses the VM of box {self.box}; wait for it, "
+                                      f"or remove it with: {self.destroy_command()}") from None
                 except (SnapshotError, TargetError) as exc:
                     self.progress(f"the booted snapshot of {self.box} did not restore ({exc}): booting anew")
                     self._drop_ssh()
