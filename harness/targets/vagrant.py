@@ -32,7 +32,7 @@ from typing import Callable, Iterator, Optional
 import paramiko
 import vagrant
 
-from harness.snapshot import DomainBusy, Snapshot, SnapshotError, domain_state, file_identity, snapshot_key
+from harness.snapshot import DomainBusy, Snapshot, SnapshotError, domain_state, file_identity, snapshot_key, virsh
 from harness.targets.base import ExecResult, Target, TargetError
 from harness.targets.ssh import SshTarget
 
@@ -216,7 +216,7 @@ class VagrantTarget(Target):
             if state != "running":
                 raise TargetError(f"--reuse: no running VM for box {self.box} (state: {state}); run without --reuse")
             self.progress(f"reusing the running VM for box {self.box}")
-            if snapshot is not None and not self._vagrant_machine():
+            if snapshot is not None and snapshot.meta and snapshot.is_copy_running():
                 self._copy = snapshot
                 self._ssh = self._copy_ssh(snapshot)
             else:
@@ -258,6 +258,10 @@ class VagrantTarget(Target):
         # The Vagrantfile's own settings (the provider is libvirt: only libvirt VMs have snapshots).
         settings = sorted(set(re.findall(r'ENV\.fetch\("([A-Z0-9_]+)"', vagrantfile)))
         libvirtd = shutil.which("libvirtd") or "/usr/sbin/libvirtd"
+        # A copy still knows the bridge's MAC address from its ARP cache: a re-created network
+        # (new MAC) would leave it answering the old one for seconds.
+        network = self.env.get("HARNESS_LIBVIRT_NETWORK") or "default"
+        bridge = re.search(r"<mac address=['\"]([^'\"]+)", virsh("net-dumpxml", network, check=False).stdout)
         return snapshot_key({
             "box": self.box, "box_images": images,
             "vagrantfile": hashlib.sha256(vagrantfile.encode()).hexdigest(),
@@ -265,6 +269,7 @@ class VagrantTarget(Target):
             "emulator": hashlib.sha256(Path(emulator).read_bytes()).hexdigest() if emulator and os.path.isfile(emulator) else None,
             "qemu": file_identity(shutil.which("qemu-system-x86_64") or "/usr/bin/qemu-system-x86_64"),
             "libvirtd": file_identity(libvirtd),
+            "network": [network, bridge.group(1) if bridge else None],
         })
 
     def _start_from_snapshot(self, snapshot: Snapshot) -> None:
@@ -458,9 +463,9 @@ class VagrantTarget(Target):
         return " ".join(f"{k}={shlex.quote(self.env[k])}" for k in ("HARNESS_BOX", "HARNESS_VM_NAME", "VAGRANT_DOTFILE_PATH"))
 
     def destroy_command(self) -> str:
-        if self._copy is not None or (self._snapshot() is not None and not self._vagrant_machine()
-                                      and domain_state(self.domain) != "not_created"):
-            return Snapshot(self.domain).destroy_command()
+        snapshot = self._copy or self._snapshot()
+        if snapshot is not None and snapshot.is_copy_running():
+            return snapshot.destroy_command()
         return f"cd {shlex.quote(str(self.root))} && {self._vagrant_env()} vagrant destroy -f"
 
     def login_hint(self) -> str:
