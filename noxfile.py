@@ -1,5 +1,6 @@
-"""nox sessions: ``tests`` (unit + local integration), ``scenarios`` (the main job), ``bench``,
-and the kernel matrix: ``kernel(ID)`` and ``matrix``.
+"""nox sessions: ``tests`` (everything; ``tests_fast`` and ``tests_vm`` are its two parts),
+``scenarios`` (the main job), ``bench`` and ``bench_vm``, and the kernel matrix: ``kernel(ID)``
+and ``matrix``.
 
 ``nox -s scenarios`` boots a VM from the Vagrantfile and runs every scenario in it;
 ``nox -s scenarios -- --harness-target local`` runs them on this machine instead (as root).
@@ -36,11 +37,47 @@ KERNELS = _kernels()
 MATRIX_WORKERS = max(1, min(len(KERNELS), os.cpu_count() or 1))
 
 
+# The fast tests wait on pings, sshd and namespaces more than they compute: four workers on two
+# cores halve the wall time (-- -n 0 runs them one after another).
+FAST_PARALLEL = ("-n", "4")
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Unit tests and the local-target integration tests (needs root for namespaces)."""
+    """Every test: unit, real namespaces, a real sshd, and the VM tests (marked vm; root needed).
+
+    The fast part first, so a broken parser fails in a minute, not after the VMs. -- ARGS go to
+    both pytest runs (e.g. -x); with a marker expression of their own (-- -m "not vm") they go
+    to one plain run. tests_fast and tests_vm run one part each.
+    """
     session.install("-e", ".[test]")
-    session.run("pytest", "tests", *session.posargs)
+    if "-m" in session.posargs:
+        session.run("pytest", "tests", *session.posargs, interrupt_timeout=INTERRUPT_TIMEOUT_S)
+        return
+    session.run("pytest", "tests", "-m", "not vm", *FAST_PARALLEL, *session.posargs)
+    _vm_tests(session)
+
+
+@nox.session
+def tests_fast(session: nox.Session) -> None:
+    """The tests without VMs (-m "not vm"): unit, real namespaces, a real sshd. Under 2 minutes."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "tests", "-m", "not vm", *FAST_PARALLEL, *session.posargs)
+
+
+@nox.session
+def tests_vm(session: nox.Session) -> None:
+    """The VM tests (-m vm): box build, booted snapshots, destroy policies, a VM killed mid-run."""
+    session.install("-e", ".[test]")
+    _vm_tests(session)
+
+
+def _vm_tests(session: nox.Session) -> None:
+    if os.geteuid() == 0:
+        session.run("harness", "host-setup")
+    # pytest exits 5 when no test is selected (e.g. -k picked only fast tests): not a failure here.
+    session.run("pytest", "tests", "-m", "vm", *session.posargs, success_codes=[0, 5],
+                interrupt_timeout=INTERRUPT_TIMEOUT_S)
 
 
 @nox.session
@@ -118,3 +155,11 @@ def bench(session: nox.Session) -> None:
     """Benchmarks: the harness against the same commands in plain bash (and plain ssh)."""
     session.install("-e", ".[test]")
     session.run("python", "bench/local_vs_bash.py", *session.posargs)
+
+
+@nox.session
+def bench_vm(session: nox.Session) -> None:
+    """The fast-VM benchmark: cold boot against snapshot restore, the seed demo in a VM against
+    locally, and nox -s scenarios end to end (bench/fast_vm.py; root, libvirt)."""
+    session.install("-e", ".[test]")
+    session.run("python", "bench/fast_vm.py", *session.posargs, interrupt_timeout=INTERRUPT_TIMEOUT_S)

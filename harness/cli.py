@@ -216,38 +216,56 @@ def _target_options(args) -> dict:
 
 
 def cmd_run(args) -> int:
+    import time
+
     from harness.facts import gather_facts
     from harness.outcome import run_passed
-    from harness.report import one_line, summary_line, write_json
+    from harness.report import format_timings, one_line, summary_line, write_json
     from harness.targets import get_target
 
+    started = time.monotonic()
     loaded = load_all(args.paths)
     out = sys.stderr if args.json == "-" else sys.stdout  # --json -: stdout is the JSON's alone
     json_file = None if args.json == "-" else args.json
     warning = check_output_paths(json_file, args.bundle_dir or DEFAULT_BUNDLE_DIR, args.bundle_dir is not None)
     if warning:
         _say(f"harness: warning: {warning}")
-    results, facts, trouble = [], None, []
-    with get_target(args.target, **_target_options(args)) as target:
-        failed_outside = False
-        try:
-            facts = gather_facts(target)
-            _say(one_line(f"target {target.name}: kernel {facts.kernel}, {facts.iproute2}, {facts.ping}"))
-            for file, scenario in loaded:
-                results.append(_run_one(args, target, facts, file, scenario, trouble, out))
-        except Exception:
-            failed_outside = True
-            raise
-        finally:
-            if hasattr(target, "set_outcome"):
-                target.set_outcome(passed=run_passed([r.status for r in results],
-                                                     failed_outside_scenarios=failed_outside))
-            if args.json:
-                try:
-                    write_json(Path(args.json), results, {**target.describe(), **(facts.to_dict() if facts else {})})
-                except OSError as exc:
-                    trouble.append(f"could not write --json {args.json}: {exc.strerror or exc}")
-                    _say(f"harness: {trouble[-1]}")
+    results, facts, trouble, timings, described = [], None, [], {}, {}
+    target = get_target(args.target, **_target_options(args))
+    if args.isolate == "scenario" and not hasattr(target, "fresh"):
+        target.close()
+        _say(f"harness: --isolate scenario needs a VM target (--target vagrant), not {args.target}")
+        return EXIT_ERROR
+    try:
+        with target:
+            failed_outside = False
+            try:
+                facts, timings["facts"] = _timed_facts(target, gather_facts)
+                _say(one_line(f"target {target.name}: kernel {facts.kernel}, {facts.iproute2}, {facts.ping}"))
+                for index, (file, scenario) in enumerate(loaded):
+                    if index and args.isolate == "scenario":
+                        target.fresh()  # a new copy of the VM: nothing the last scenario did remains
+                    results.append(_run_one(args, target, facts, file, scenario, trouble, out))
+                    timings.setdefault("first_verdict", round(time.monotonic() - started, 2))
+            except Exception:
+                failed_outside = True
+                raise
+            finally:
+                if hasattr(target, "set_outcome"):
+                    target.set_outcome(passed=run_passed([r.status for r in results],
+                                                         failed_outside_scenarios=failed_outside))
+                described = {**target.describe(), **(facts.to_dict() if facts else {})}
+    finally:
+        # Written after close: the VM's destroy is a phase too.
+        timings = {**getattr(target, "timings", {}), **timings}
+        if args.json:
+            try:
+                write_json(Path(args.json), results, described, timings)
+            except OSError as exc:
+                trouble.append(f"could not write --json {args.json}: {exc.strerror or exc}")
+                _say(f"harness: {trouble[-1]}")
+        if args.timings:
+            _say(format_timings(timings, results))
     print(summary_line(results), file=out)
     if trouble or any(r.status == "ERROR" for r in results):
         return EXIT_ERROR
@@ -290,6 +308,18 @@ def _run_one(args, target, facts, file, scenario, trouble: list[str], out):
         else:
             print(f"  bug-report bundle: {archive}  (replay: harness repro {archive})", file=out, flush=True)
     return result
+def _timed_facts(target, gather_facts):
+    """The target's facts and the seconds they took: the call's time less what the target spent
+    starting inside it (box, boot, restore: its own phases), plus any facts it gathered itself."""
+    import time
+
+    before = dict(getattr(target, "timings", {}))
+    started = time.monotonic()
+    facts = gather_facts(target)
+    after = getattr(target, "timings", {})
+    starting = sum(after.values()) - sum(before.values())
+    own = after.get("facts", 0.0) - before.get("facts", 0.0)
+    return facts, round(time.monotonic() - started - starting + own, 2)
 
 
 def cmd_repro(args) -> int:
@@ -479,6 +509,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", action="store_true",
                    help="write a bug-report bundle for every scenario (failing ones always get one)")
     p.add_argument("--bundle-dir", help=f"where bundles go (default {DEFAULT_BUNDLE_DIR})")
+    p.add_argument("--timings", action="store_true",
+                   help="print where the time went: box, define, boot, ssh, facts, each scenario, destroy")
+    p.add_argument("--isolate", choices=["run", "scenario"], default="run",
+                   help="vagrant: one VM for the whole run (default), or a fresh copy of the booted "
+                        "snapshot for every scenario")
     p.set_defaults(func=cmd_run)
 
     p = _command(sub, "repro", "re-run a bug-report bundle and say whether the verdicts match",

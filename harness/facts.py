@@ -1,11 +1,13 @@
 """Facts about a target: kernel release, iproute2 and ping versions, kernel features, tools.
 
-Gathered once per target by ``templates/facts.sh.j2`` and used to decide SKIP for
-scenarios whose needs (``requires``) the target does not meet.
+Gathered once per target by ``templates/facts.sh.j2`` (one round trip) and used to decide
+SKIP for scenarios whose needs (``requires``) the target does not meet. A target restored from
+a booted snapshot already knows the facts its snapshot gathered (``Target.known_facts``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -57,13 +59,37 @@ def parse_facts(text: str) -> Facts:
     return facts
 
 
+def facts_script(tools: tuple[str, ...] = KNOWN_TOOLS, run_id: Optional[str] = None) -> str:
+    """The facts script; its probe namespace is ``nh<run_id>-probe`` (random id by default)."""
+    run_id = run_id or new_run_id()
+    return environment().get_template("facts.sh.j2").render(run_id=run_id, probe_ns=f"nh{run_id}-probe", tools=tools)
+
+
+def facts_key(tools: tuple[str, ...] = KNOWN_TOOLS) -> str:
+    """What a saved facts output depends on: 16 hex digits over the script (fixed run id) and tools."""
+    return hashlib.sha256(facts_script(tools, run_id="000000").encode()).hexdigest()[:16]
+
+
 def gather_facts(target: Target, tools: tuple[str, ...] = KNOWN_TOOLS) -> Facts:
-    """Run the facts script on ``target``. Raises ``TargetError`` when it cannot run."""
-    script = environment().get_template("facts.sh.j2").render(probe_ns=f"nh{new_run_id()}-probe", tools=tools)
-    result = target.run(script, timeout=60)
+    """The target's facts: one run of the facts script, or what the target already knows.
+
+    A target may offer ``known_facts(key) -> Optional[str]``: the facts script's output it
+    got from the very machine image it runs (a VM restored from a booted snapshot), for the
+    script ``facts_key(tools)`` names. Raises ``TargetError`` when the script cannot run.
+    """
+    known = getattr(target, "known_facts", None)
+    text = known(facts_key(tools)) if known else None
+    if text is None:
+        text = run_facts_script(target, tools)
+    return parse_facts(text)
+
+
+def run_facts_script(target: Target, tools: tuple[str, ...] = KNOWN_TOOLS) -> str:
+    """Run the facts script on ``target`` and return its output. Raises ``TargetError``."""
+    result = target.run(facts_script(tools), timeout=60)
     if result.exit_code != 0 or "kernel=" not in result.stdout:
         raise TargetError(f"could not read the target's facts (exit code {result.exit_code}): {result.stderr.strip()}")
-    return parse_facts(result.stdout)
+    return result.stdout
 
 
 def probe_tools(target: Target, facts: Facts, tools: list[str]) -> None:

@@ -7,15 +7,25 @@ and returns an empty list.
 
 Only libvirt's own ``default`` network is created (bridge ``virbr0`` plus the
 NAT rules libvirt installs for it); no other host route or interface is touched.
+
+``/dev/kvm`` gets Debian's udev default (``root:kvm 0660``) where no udev set it: libvirt's
+capability probe otherwise sees KVM as usable while its cache check (as the qemu user) does
+not, so libvirt re-probes qemu on every look-up (~30 s per domain definition, twice per
+``vagrant up``).
 """
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
+import re
 import shutil
+import stat
 import subprocess
 import time
 from pathlib import Path
+from typing import Optional
 
 LIBVIRT_URI = "qemu:///system"
 POOL_NAME = "default"
@@ -25,6 +35,11 @@ NETWORK_XML = "/usr/share/libvirt/networks/default.xml"
 # Where the TCG wrapper goes: a path the libvirt-qemu user can reach, unlike a checkout in /root.
 TCG_WRAPPER_SOURCE = Path(__file__).resolve().parent / "qemu-tcg-wrapper.sh"
 TCG_WRAPPER = Path("/var/lib/libvirt/netns-harness/qemu-tcg-wrapper.sh")
+
+KVM_DEVICE = Path("/dev/kvm")
+KVM_GROUP = "kvm"
+QEMU_CONF = Path("/etc/libvirt/qemu.conf")
+DEFAULT_QEMU_USER = "libvirt-qemu"   # Debian's build default (qemu.conf `user`)
 
 # (daemon binary, pid file, apt package that ships it).  Order matters:
 # libvirtd connects to virtlogd/virtlockd at start-up.
@@ -188,6 +203,42 @@ def _ensure_network(actions: list[str]) -> None:
     if fields.get("autostart") != "yes":
         _virsh_ok("net-autostart", NETWORK_NAME, what=f"autostarting network {NETWORK_NAME}")
         actions.append(f"set network {NETWORK_NAME} to autostart")
+    _network_without_stp(actions)
+
+
+def without_stp(network_xml: str) -> Optional[str]:
+    """``network_xml`` with its bridge's STP off, or None when STP is off already."""
+    bridge = re.search(r"<bridge\b[^>]*>", network_xml)
+    if not bridge or not re.search(r"""\bstp=['"]on['"]""", bridge.group(0)):
+        return None
+    tag = re.sub(r"""\bstp=['"]on['"]""", "stp='off'", bridge.group(0))
+    return network_xml[:bridge.start()] + tag + network_xml[bridge.end():]
+
+
+def _network_without_stp(actions: list[str]) -> None:
+    """Turn STP off on the network's bridge, in libvirt's definition and on the live bridge.
+
+    With STP on, every new VM port spends two forward delays (2 s each, the kernel's minimum)
+    listening and learning before it forwards: a VM restored from a snapshot is unreachable for
+    4 s. A NAT bridge whose ports are VMs has no loop for STP to break.
+    """
+    defined = _virsh("net-dumpxml", "--inactive", NETWORK_NAME).stdout
+    changed = without_stp(defined)
+    if changed is not None:
+        path = Path(POOL_DIR).parent / "netns-harness" / "network-default.xml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(changed)
+        _virsh_ok("net-define", str(path), what=f"redefining network {NETWORK_NAME} without STP")
+        path.unlink()
+        actions.append(f"set STP off in libvirt network {NETWORK_NAME}'s definition (a new VM port otherwise "
+                       "waits 4 s of STP forward delay before it forwards)")
+    live = re.search(r"<bridge\b[^>]*\bname=['\"]([^'\"]+)['\"]", _virsh("net-dumpxml", NETWORK_NAME).stdout)
+    state = Path(f"/sys/class/net/{live.group(1)}/bridge/stp_state") if live else None
+    if state and state.is_file() and state.read_text().strip() != "0":
+        res = _run(["ip", "link", "set", "dev", live.group(1), "type", "bridge", "stp_state", "0"])
+        if res.returncode != 0:
+            raise HostSetupError(f"turning STP off on bridge {live.group(1)} failed: {res.stderr.strip()}")
+        actions.append(f"set STP off on bridge {live.group(1)} (libvirt network {NETWORK_NAME}), as defined")
 
 
 def _parse_info(text: str) -> dict[str, str]:
@@ -226,10 +277,78 @@ def prepare_libvirt_host(wait_timeout: float = 30.0) -> list[str]:
     if not libvirt_answers():
         _start_daemons(actions)
         _wait_for_libvirt(wait_timeout)
+    _ensure_kvm_access(actions)
     _ensure_pool(actions)
     _ensure_network(actions)
     _install_tcg_wrapper(actions)
     return actions
+
+
+def qemu_user(conf_text: str) -> str:
+    """The user libvirt runs qemu as: ``user = "NAME"`` in qemu.conf, else ``libvirt-qemu``."""
+    match = re.search(r'(?m)^\s*user\s*=\s*"([^"]+)"', conf_text)
+    return match.group(1) if match else DEFAULT_QEMU_USER
+
+
+def can_open_rw(mode: int, uid: int, gid: int, user_uid: int, user_gids: set[int]) -> bool:
+    """Whether a user (``user_uid``, all its groups ``user_gids``) may open a file of ``mode``,
+    owned by ``uid:gid``, for reading and writing (classic Unix permission bits, no ACLs)."""
+    if user_uid == 0:
+        return True
+    if uid == user_uid:
+        bits = stat.S_IRUSR | stat.S_IWUSR
+    elif gid in user_gids:
+        bits = stat.S_IRGRP | stat.S_IWGRP
+    else:
+        bits = stat.S_IROTH | stat.S_IWOTH
+    return mode & bits == bits
+
+
+def _ensure_kvm_access(actions: list[str]) -> None:
+    """Give /dev/kvm Debian's udev default (root:kvm 0660) when libvirt's qemu user cannot open it.
+
+    Appends what it changed to ``actions`` (or a warning when it cannot help: no ``kvm`` group,
+    or the qemu user is not in it). Nothing happens where there is no /dev/kvm.
+    """
+    try:
+        info = KVM_DEVICE.stat()
+    except OSError:
+        return  # no KVM at all: libvirt's probe and its cache check agree
+    name = qemu_user(QEMU_CONF.read_text() if QEMU_CONF.is_file() else "")
+    try:
+        user = pwd.getpwnam(name)
+    except KeyError:
+        return
+    gids = {user.pw_gid} | {g.gr_gid for g in grp.getgrall() if name in g.gr_mem}
+    if can_open_rw(info.st_mode, info.st_uid, info.st_gid, user.pw_uid, gids):
+        return
+    try:
+        kvm_gid = grp.getgrnam(KVM_GROUP).gr_gid
+    except KeyError:
+        kvm_gid = None
+    if kvm_gid not in gids:
+        actions.append(f"warning: {KVM_DEVICE} is {_owner(info)} and libvirt's qemu user {name} cannot open it; "
+                       f"add {name} to group {KVM_GROUP} and give the device mode 0660, or libvirt re-probes qemu "
+                       "on every domain definition (~30 s each)")
+        return
+    before = _owner(info)
+    os.chown(KVM_DEVICE, -1, kvm_gid)
+    os.chmod(KVM_DEVICE, (stat.S_IMODE(info.st_mode) | 0o660) & ~0o007)
+    actions.append(f"set {KVM_DEVICE} to {_owner(KVM_DEVICE.stat())} (was {before}), Debian's udev default, so that "
+                   f"libvirt's qemu user {name} can open it: otherwise libvirt re-probes qemu on every domain "
+                   "definition (~30 s each)")
+
+
+def _owner(info: os.stat_result) -> str:
+    try:
+        user = pwd.getpwuid(info.st_uid).pw_name
+    except KeyError:
+        user = str(info.st_uid)
+    try:
+        group = grp.getgrgid(info.st_gid).gr_name
+    except KeyError:
+        group = str(info.st_gid)
+    return f"{user}:{group} {stat.S_IMODE(info.st_mode):04o}"
 
 
 def _install_tcg_wrapper(actions: list[str]) -> None:

@@ -194,15 +194,18 @@ def redact_result(result: ScenarioResult) -> ScenarioResult:
 SCHEMA_VERSION = 1
 
 
-def write_json(path: Path, results: list[ScenarioResult], target: dict[str, Any]) -> None:
+def write_json(path: Path, results: list[ScenarioResult], target: dict[str, Any],
+               timings: Optional[dict[str, float]] = None) -> None:
     """Write the results file (``-``: standard output): schema version, harness version, target
-    facts, and per-scenario, per-check results. Lines that nft quoted from files on the target
-    are left out (``redact_result``)."""
+    facts, the run's phase ``timings`` (seconds; see ``format_timings``), and per-scenario,
+    per-check results. Lines that nft quoted from files on the target are left out
+    (``redact_result``)."""
     document = {
         "schema_version": SCHEMA_VERSION,
         "harness_version": __version__,
         "target": target,
         "summary": summary_line(results),
+        "timings": timings or {},
         "scenarios": [redact_result(r).to_dict() for r in results],
     }
     text = json.dumps(document, indent=2) + "\n"
@@ -211,3 +214,27 @@ def write_json(path: Path, results: list[ScenarioResult], target: dict[str, Any]
         sys.stdout.flush()
     else:
         path.write_text(text, encoding="utf-8")
+
+
+def format_timings(run: dict[str, float], results: Iterable[ScenarioResult]) -> str:
+    """Where a run's time went (``--timings``), in seconds: the target's phases (``run``: box
+    build or cache hit, define, boot, ssh, snapshot save, restore, facts, destroy), each
+    scenario's total and its own phases (set-up, steps, tear-down, when the script reports
+    them), and the first verdict (from the start of the run to the first scenario's result)."""
+    results = list(results)
+    lines = ["timings (seconds):"]
+    # In the order they happened (the target records them so); destroy comes last.
+    before = [p for p in run if p not in ("destroy", "first_verdict")]
+    width = max([len(p) for p in before] + [len(r.name) + 2 for r in results] + [len("first verdict after")])
+    for phase in before:
+        lines.append(f"  {phase:<{width}} {run[phase]:8.2f}")
+    lines.append(f"  {'scenarios':<{width}} {sum(r.timings.get('total', 0.0) for r in results):8.2f}")
+    for r in results:
+        own = ", ".join(f"{k} {v:.2f}" for k, v in r.timings.items() if k != "total")
+        total = r.timings.get("total", 0.0)
+        lines.append(f"    {r.name:<{width - 2}} {total:8.2f}" + (f"  ({own})" if own else ""))
+    if "destroy" in run:
+        lines.append(f"  {'destroy':<{width}} {run['destroy']:8.2f}")
+    if "first_verdict" in run:
+        lines.append(f"  {'first verdict after':<{width}} {run['first_verdict']:8.2f}")
+    return "\n".join(lines)

@@ -57,8 +57,9 @@ class ScenarioResult:
     state: dict[str, str] = field(default_factory=dict)
     kernel_log: str = ""
     kernel_warnings: list[str] = field(default_factory=list)
-    # Seconds each phase of the run script took: "setup", "step 0", "step 1", ..., "teardown".
-    phases: dict[str, float] = field(default_factory=dict)
+    # Seconds per phase: "total" (the run script, end to end), then the script's own phases from
+    # its marks: "setup", "step 0", "step 1", ..., "teardown".
+    timings: dict[str, float] = field(default_factory=dict)
     # Why what the run left on the target could not be removed after it died (else empty).
     cleanup_problem: str = ""
 
@@ -182,10 +183,11 @@ def run_scenario(
         raise
     finally:
         result.duration_s = round(time.monotonic() - start, 3)
+        result.timings["total"] = result.duration_s
     result.script_exit_code, result.script_stderr = executed.exit_code, executed.stderr
     output = parse_run_output(executed.stdout, rendered.marker)
     result.checks = judge_output(rendered, executed, output)
-    result.phases = phase_durations(output.marks)
+    result.timings.update(phase_durations(output.marks))
     result.state = {name[6:]: text for name, text in output.sections.items() if name.startswith("state/")}
     result.kernel_log = output.sections.get("kernel-log", "")
     result.kernel_warnings = kernel_warnings(result.kernel_log)

@@ -14,7 +14,7 @@ import pytest
 
 from harness import box
 from harness.box import BoxBuildError, BoxInfo
-from harness.host_setup import _parse_info
+from harness.host_setup import _parse_info, can_open_rw, qemu_user, without_stp
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT_TEXT = "#!/bin/bash\necho build\n"
@@ -246,6 +246,49 @@ def test_build_script_is_valid_bash():
 def test_parse_virsh_info():
     text = "Name:           default\nUUID:  x\nState:          running\nAutostart:      no\n"
     assert _parse_info(text) == {"name": "default", "uuid": "x", "state": "running", "autostart": "no"}
+
+
+def test_network_bridge_without_stp():
+    xml = "<network>\n  <name>default</name>\n  <bridge name='virbr0' stp='on' delay='0'/>\n</network>\n"
+    assert without_stp(xml) == xml.replace("stp='on'", "stp='off'")
+    assert without_stp(xml.replace("stp='on'", "stp='off'")) is None
+    assert without_stp("<network><bridge name=\"virbr1\"/></network>") is None   # libvirt's default: off
+
+
+def test_qemu_user_from_qemu_conf():
+    assert qemu_user('#user = "root"\n# a comment\n') == "libvirt-qemu"
+    assert qemu_user('user = "qemu"\ngroup = "kvm"\n') == "qemu"
+
+
+@pytest.mark.parametrize("mode, uid, gid, user, groups, expected", [
+    (0o20600, 0, 0, 64055, {107, 64055}, False),     # root:root 0600, as on hosts without udev
+    (0o20660, 0, 107, 64055, {107, 64055}, True),    # root:kvm 0660, Debian's udev rule
+    (0o20660, 0, 107, 64055, {64055}, False),        # the qemu user not in group kvm
+    (0o20666, 0, 0, 64055, {64055}, True),           # world read-write
+    (0o20600, 64055, 0, 64055, {64055}, True),       # owned by the qemu user
+    (0o20600, 0, 0, 0, {0}, True),                   # qemu runs as root
+])
+def test_can_open_rw(mode, uid, gid, user, groups, expected):
+    assert can_open_rw(mode, uid, gid, user, groups) is expected
+
+
+@pytest.mark.vm
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("virsh") is None, reason="needs root and libvirt")
+def test_host_setup_makes_libvirt_keep_its_qemu_capabilities():
+    """After host-setup, libvirt's cached qemu capabilities stay valid: a look-up does not re-probe
+    qemu (which rewrote the cache file on every call while /dev/kvm was root:root 0600)."""
+    from harness.host_setup import prepare_libvirt_host
+
+    prepare_libvirt_host()
+    virsh = ["virsh", "-c", "qemu:///system", "domcapabilities", "--virttype", "qemu"]
+    subprocess.run(virsh, check=True, capture_output=True, timeout=120)
+    cache = Path("/var/cache/libvirt/qemu/capabilities")
+    before = {p: p.stat().st_mtime_ns for p in cache.glob("*.xml")}
+    assert before
+    for _ in range(2):
+        subprocess.run(virsh, check=True, capture_output=True, timeout=120)
+    assert {p: p.stat().st_mtime_ns for p in cache.glob("*.xml")} == before
+    assert prepare_libvirt_host() == []   # nothing left to change
 
 
 # ------------------------------------------------------- TCG wrapper script

@@ -6,28 +6,44 @@ connection, parameters from ``vagrant ssh-config`` read with paramiko's ``SSHCon
 and ``close`` destroys the VM per the destroy policy. Each box gets its own machine
 directory (``VAGRANT_DOTFILE_PATH``) and libvirt domain name, so VMs of different
 boxes can live side by side.
+
+With libvirt the first run of a box boots it once, gathers the facts (which also loads the
+kernel modules and warms the caches) and keeps a booted snapshot (``harness.snapshot``);
+every later run, or every scenario with ``fresh()``, gets a copy restored from it in seconds,
+without Vagrant. ``HARNESS_SNAPSHOT=off`` (or ``snapshot=False``) always boots; other
+providers always boot. ``timings`` holds each phase's seconds: box, define, boot, ssh, facts,
+snapshot, restore, destroy.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import re
 import shlex
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 import paramiko
 import vagrant
 
 from harness import resources
+from harness.snapshot import DomainBusy, Snapshot, SnapshotError, domain_state, file_identity, snapshot_key, virsh
 from harness.targets.base import ExecResult, Target, TargetError
 from harness.targets.ssh import SshTarget
 
 DEFAULT_BOX = "debian/bookworm64"
 DESTROY_POLICIES = ("always", "passing", "never")
+# vagrant up's progress lines that end one phase and start the next.
+BOOT_STARTS = ("Starting domain", "Booting VM")
+BOOT_ENDS = ("Machine booted and ready",)
+# How long a restored copy may take to answer SSH (its network port joins the bridge), seconds.
+RESTORE_CONNECT_S = 30
 
 
 def box_slug(box: str) -> str:
@@ -39,6 +55,11 @@ def _run(argv: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
 
 
+def snapshots_wanted(env: dict) -> bool:
+    """``HARNESS_SNAPSHOT`` is not one of off, 0, no, false."""
+    return env.get("HARNESS_SNAPSHOT", "").strip().lower() not in ("off", "0", "no", "false")
+
+
 class VagrantTarget(Target):
     """A VM booted from ``box`` (default ``$HARNESS_BOX`` or ``debian/bookworm64``).
 
@@ -46,8 +67,9 @@ class VagrantTarget(Target):
     locally with ``harness.box.build_box`` (a cache hit when built before) and used.
     ``destroy``: ``always``, ``passing`` (default: keep the VM when a check failed, and say
     how to log in) or ``never``. ``reuse``: run on the VM that is already up for this box.
-    Raises ``TargetError`` (from ``run``) with an actionable message when a prerequisite is
-    missing, the VM cannot come up, or it dies.
+    ``snapshot``: restore libvirt VMs from a booted snapshot (default: yes unless
+    ``$HARNESS_SNAPSHOT`` is off). Raises ``TargetError`` (from ``run``) with an actionable
+    message when a prerequisite is missing, the VM cannot come up, or it dies.
     """
 
     name = "vagrant"
@@ -62,6 +84,7 @@ class VagrantTarget(Target):
         provider: Optional[str] = None,
         vagrant_dir: Optional[str] = None,
         progress: Optional[Callable[[str], None]] = None,
+        snapshot: Optional[bool] = None,
         **_ignored,
     ):
         self.box_kernel = box_kernel or os.environ.get("HARNESS_BOX_KERNEL") or None
@@ -75,6 +98,7 @@ class VagrantTarget(Target):
         # A project's own Vagrantfile (in the current directory) wins over the packaged one.
         self.root = Path(vagrant_dir or os.environ.get("HARNESS_VAGRANT_DIR") or resources.vagrant_dir())
         self.progress = progress or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.snapshots = snapshots_wanted(os.environ) if snapshot is None else snapshot
         if self.box_kernel:
             self.provider = self.provider or "libvirt"
         self._use_box(box or os.environ.get("HARNESS_BOX") or DEFAULT_BOX)
@@ -83,16 +107,20 @@ class VagrantTarget(Target):
         self._passed: Optional[bool] = None
         self._box_info: dict = {}
         self._description: Optional[dict] = None
+        self._copy: Optional[Snapshot] = None   # the snapshot the running VM was restored from
+        self.timings: dict[str, float] = {}
 
     def _use_box(self, box: str) -> None:
         """Point the Vagrantfile, the machine directory and the VM name at ``box``."""
         self.box, self.slug = box, box_slug(box)
+        vm_name = self.slug if self.slug.startswith("netns-harness") else f"netns-harness-{self.slug}"
         self.env = {
             **os.environ,
             "HARNESS_BOX": self.box,
-            "HARNESS_VM_NAME": self.slug if self.slug.startswith("netns-harness") else f"netns-harness-{self.slug}",
+            "HARNESS_VM_NAME": vm_name,
             "VAGRANT_DOTFILE_PATH": str(self.root / ".vagrant" / self.slug),
         }
+        self.domain = f"{vm_name}_default"   # vagrant-libvirt's name: default_prefix + machine name
         if self.provider:
             self.env["VAGRANT_DEFAULT_PROVIDER"] = self.provider
         if self.env.get("HARNESS_LIBVIRT_DRIVER") == "qemu" and not self.env.get("HARNESS_QEMU_EMULATOR"):
@@ -102,6 +130,18 @@ class VagrantTarget(Target):
             if TCG_WRAPPER.exists():
                 self.env["HARNESS_QEMU_EMULATOR"] = str(TCG_WRAPPER)
         self._vagrant = vagrant.Vagrant(str(self.root), env=self.env, quiet_stdout=False, quiet_stderr=False)
+
+    @contextlib.contextmanager
+    def _phase(self, name: str) -> Iterator[None]:
+        """Add the seconds the block takes to ``timings[name]``."""
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self._add_time(name, time.monotonic() - start)
+
+    def _add_time(self, name: str, seconds: float) -> None:
+        self.timings[name] = round(self.timings.get(name, 0.0) + seconds, 2)
 
     def _build_box(self) -> None:
         from harness.box import BoxBuildError, build_box
@@ -117,6 +157,11 @@ class VagrantTarget(Target):
     def _uses_libvirt(self) -> bool:
         return self.provider == "libvirt" or (self.provider is None and self.box.startswith("netns-harness/"))
 
+    def _check_libvirt(self) -> None:
+        if _run(["virsh", "-c", "qemu:///system", "version"], timeout=20).returncode != 0:
+            raise TargetError("the libvirt daemon is not running: run `harness host-setup` "
+                              "(or systemctl start libvirtd)")
+
     def check_prerequisites(self) -> None:
         """Raise ``TargetError`` naming the first missing piece and how to get it."""
         if not shutil.which("vagrant"):
@@ -128,9 +173,7 @@ class VagrantTarget(Target):
             if "vagrant-libvirt" not in plugins:
                 raise TargetError("the libvirt provider is missing: apt-get install vagrant-libvirt "
                                   "(or vagrant plugin install vagrant-libvirt)")
-            if _run(["virsh", "-c", "qemu:///system", "version"], timeout=20).returncode != 0:
-                raise TargetError("the libvirt daemon is not running: run `harness host-setup` "
-                                  "(or systemctl start libvirtd)")
+            self._check_libvirt()
             self.env.setdefault("VAGRANT_DEFAULT_PROVIDER", "libvirt")
             self.provider = "libvirt"
         boxes = [b for b in self._vagrant.box_list() if b.name == self.box]
@@ -148,43 +191,225 @@ class VagrantTarget(Target):
     # -- lifecycle ---------------------------------------------------------------------
 
     def _state(self) -> str:
+        if self._uses_libvirt() and shutil.which("virsh"):
+            # libvirt answers in milliseconds; `vagrant status` costs a Ruby start-up (~1.5 s).
+            state = domain_state(self.domain)
+            return {"shut off": "shutoff"}.get(state, state)
         try:
             return self._vagrant.status()[0].state or "unknown"
         except (subprocess.CalledProcessError, IndexError):
             return "unknown"
 
+    def _vagrant_machine(self) -> bool:
+        """Whether Vagrant has a machine for this box (a restored copy is libvirt's alone)."""
+        return any(Path(self.env["VAGRANT_DOTFILE_PATH"], "machines").glob("*/*/id"))
+
     def _up(self) -> None:
-        if self.box_kernel:
-            self._build_box()
-        self.check_prerequisites()
+        with self._phase("box"):
+            if self.box_kernel:
+                self._build_box()
+        snapshot = self._snapshot()
+        if snapshot is None:
+            self.check_prerequisites()
+        else:
+            self._check_libvirt()
         state = self._state()
         if self.reuse:
             if state != "running":
                 raise TargetError(f"--reuse: no running VM for box {self.box} (state: {state}); run without --reuse")
             self.progress(f"reusing the running VM for box {self.box}")
+            if snapshot is not None and snapshot.meta and snapshot.is_copy_running():
+                self._copy = snapshot
+                self._ssh = self._copy_ssh(snapshot)
+            else:
+                if not self._box_info:
+                    self.check_prerequisites()
+                self._ssh = self._connect()
+            return
+        if state not in ("not_created", "unknown"):
+            raise TargetError(
+                f"a VM for box {self.box} already exists (state: {state}), perhaps kept after a failure: "
+                f"run on it with --reuse, or remove it with: {self.destroy_command()}")
+        self._created = True  # from here on a half-made VM may exist: close() must look
+        if snapshot is not None:
+            self._start_from_snapshot(snapshot)
         else:
-            if state not in ("not_created", "unknown"):
-                raise TargetError(
-                    f"a VM for box {self.box} already exists (state: {state}), perhaps kept after a failure: "
-                    f"run on it with --reuse, or remove it with: {self.destroy_command()}")
-            self._created = True  # from here on a half-made VM may exist: close() must look
-            self._vagrant_up()
-        self._ssh = self._connect()
+            self._boot()
+
+    # -- booted snapshots --------------------------------------------------------------
+
+    def _snapshot(self) -> Optional[Snapshot]:
+        """This box's snapshot (made or to be made), or None where snapshots do not apply."""
+        if not (self.snapshots and self._uses_libvirt() and shutil.which("virsh") and shutil.which("qemu-img")):
+            return None
+        try:
+            return Snapshot(self.domain)
+        except SnapshotError:
+            return None
+
+    def _snapshot_key(self) -> Optional[str]:
+        """What the VM's memory image depends on: box image, Vagrantfile and its settings, qemu, libvirt."""
+        from harness.box import vagrant_home
+
+        vagrantfile = (self.root / "Vagrantfile").read_text()
+        box_dir = vagrant_home() / "boxes" / self.box.replace("/", "-VAGRANTSLASH-")
+        images = [file_identity(p) for p in sorted(box_dir.glob("*/libvirt/box.img"))]
+        if not images:
+            return None   # not installed: the boot path says how to get it
+        emulator = self.env.get("HARNESS_QEMU_EMULATOR")
+        # The Vagrantfile's own settings (the provider is libvirt: only libvirt VMs have snapshots).
+        settings = sorted(set(re.findall(r'ENV\.fetch\("([A-Z0-9_]+)"', vagrantfile)))
+        libvirtd = shutil.which("libvirtd") or "/usr/sbin/libvirtd"
+        # A copy still knows the bridge's MAC address from its ARP cache: a re-created network
+        # (new MAC) would leave it answering the old one for seconds.
+        network = self.env.get("HARNESS_LIBVIRT_NETWORK") or "default"
+        bridge = re.search(r"<mac address=['\"]([^'\"]+)", virsh("net-dumpxml", network, check=False).stdout)
+        return snapshot_key({
+            "box": self.box, "box_images": images,
+            "vagrantfile": hashlib.sha256(vagrantfile.encode()).hexdigest(),
+            "settings": {name: self.env.get(name, "") for name in settings},
+            "emulator": hashlib.sha256(Path(emulator).read_bytes()).hexdigest() if emulator and os.path.isfile(emulator) else None,
+            "qemu": file_identity(shutil.which("qemu-system-x86_64") or "/usr/bin/qemu-system-x86_64"),
+            "libvirtd": file_identity(libvirtd),
+            "network": [network, bridge.group(1) if bridge else None],
+        })
+
+    def _start_from_snapshot(self, snapshot: Snapshot) -> None:
+        """Restore a copy of the box's booted snapshot; make the snapshot first when there is none."""
+        key = self._snapshot_key()
+        with snapshot.locked():
+            if key and snapshot.usable(key):
+                try:
+                    self._restore(snapshot)
+                    return
+                except DomainBusy as exc:
+                    raise TargetError(f"{exc}: another run uses the VM of box {self.box}; wait for it, "
+                                      f"or remove it with: {self.destroy_command()}") from None
+                except (SnapshotError, TargetError) as exc:
+                    self.progress(f"the booted snapshot of {self.box} did not restore ({exc}): booting anew")
+                    self._drop_ssh()
+                    snapshot.discard()
+            self._boot()
+            if key is None:
+                return
+            try:
+                self._make_snapshot(snapshot, key)
+                self._restore(snapshot)
+            except (SnapshotError, TargetError, OSError, subprocess.SubprocessError) as exc:
+                self.progress(f"no booted snapshot of {self.box} ({exc}): this run boots without one")
+                self._drop_ssh()
+                snapshot.discard()
+                self._copy = None
+                self.snapshots = False
+                if self._state() != "running":
+                    self.destroy()
+                    self._boot()
+
+    def _make_snapshot(self, snapshot: Snapshot, key: str) -> None:
+        """Warm the booted VM (the facts probe loads modules and fills caches), then save it."""
+        from harness.facts import KNOWN_TOOLS, facts_key, run_facts_script
+
+        with self._phase("facts"):
+            facts = run_facts_script(self._ssh, KNOWN_TOOLS)
+        describe = self.describe()
+        self._drop_ssh()
+        self.progress(f"saving a booted snapshot of {self.box} (later runs restore it instead of booting) ...")
+        with self._phase("snapshot"):
+            snapshot.create(key, ssh=self._conn, facts_key=facts_key(KNOWN_TOOLS), facts=facts, describe=describe)
+            # The domain now lives on as the snapshot: Vagrant's record of it is stale.
+            shutil.rmtree(self.env["VAGRANT_DOTFILE_PATH"], ignore_errors=True)
+
+    def _restore(self, snapshot: Snapshot) -> None:
+        self.progress(f"restoring {self.box} from its booted snapshot ...")
+        with self._phase("restore"):
+            snapshot.restore()
+        self._copy = snapshot
+        self._ssh = self._copy_ssh(snapshot)
+
+    def _copy_ssh(self, snapshot: Snapshot) -> SshTarget:
+        """Connect to a restored copy; its host key must be the snapshot's (else another host has its address)."""
+        ssh = snapshot.meta["ssh"]
+        self._conn = dict(ssh)
+        target = SshTarget(ssh["host"], port=int(ssh["port"]), user=ssh["user"], identity=ssh["identity"],
+                           known_hosts=str(snapshot.known_hosts))
+        with self._phase("ssh"):
+            result = self._first_command(target)
+        if result.exit_code != 0:
+            target.close()
+            raise TargetError(f"the restored VM did not take commands: {result.stderr.strip()}")
+        return target
+
+    @staticmethod
+    def _first_command(target: SshTarget, wait_s: float = RESTORE_CONNECT_S) -> ExecResult:
+        """One round trip that connects, checks the host key and sets the clock (it stood still
+        while the VM was saved). The copy's new tap device joins libvirt's bridge a moment after
+        the restore, so connection failures are retried for ``wait_s`` seconds; a wrong host
+        key is not."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                return target.run(f"date -u -s @{time.time():.3f} >/dev/null", timeout=60)
+            except TargetError as exc:
+                if "host key" in str(exc) or time.monotonic() > deadline:
+                    raise
+                target.close()
+                time.sleep(0.5)
+
+    def known_facts(self, key: str) -> Optional[str]:
+        """The facts output the snapshot gathered, for a VM restored from it (see ``gather_facts``)."""
+        if self._ssh is None:
+            self._up()
+        if self._copy is not None and self._copy.meta.get("facts_key") == key:
+            self.timings.setdefault("facts", 0.0)
+            return self._copy.meta.get("facts")
+        return None
+
+    def fresh(self) -> None:
+        """Give what runs next a fresh VM: a new copy of the booted snapshot (or a new boot)."""
+        if self._ssh is None:
+            return
+        self._drop_ssh()
+        if self._copy is not None:
+            with self._phase("destroy"):
+                self._copy.destroy_copy()
+            with self._copy.locked():
+                self._restore(self._copy)
+            return
+        self.destroy()
+        self._up()
+
+    # -- booting -------------------------------------------------------------------------
+
+    def _boot(self) -> None:
+        if not self._box_info:
+            self.check_prerequisites()
+        self._vagrant_up()
+        with self._phase("ssh"):
+            self._ssh = self._connect()
 
     def _vagrant_up(self, attempts: int = 2) -> None:
         """``vagrant up`` with its progress streamed; one retry from scratch after a failure.
 
         Vagrant sometimes fails a fresh ``up`` on a transient machine lock, seen here with
         two VMs booting at once (hashicorp/vagrant#8468): an infrastructure hiccup, not a
-        verdict, so the half-made VM is destroyed and booted once more.
+        verdict, so the half-made VM is destroyed and booted once more. The time until the
+        domain starts counts as ``define``, until SSH answers as ``boot``.
         """
         for attempt in range(1, attempts + 1):
             self.progress(f"vagrant up (box {self.box}, provider {self.provider or 'default'}) ...")
+            phase, since = "define", time.monotonic()
             try:
                 for line in self._vagrant.up(provider=self.provider, stream_output=True):
                     self.progress("  " + line.rstrip())
+                    ends = BOOT_STARTS if phase == "define" else BOOT_ENDS if phase == "boot" else ()
+                    if any(words in line for words in ends):
+                        now = time.monotonic()
+                        self._add_time(phase, now - since)
+                        phase, since = ("boot" if phase == "define" else "ssh"), now
+                self._add_time(phase, time.monotonic() - since)
                 return
             except subprocess.CalledProcessError as exc:
+                self._add_time(phase, time.monotonic() - since)
                 if attempt == attempts:
                     raise TargetError(f"vagrant up failed (exit code {exc.returncode}, {attempts} attempts); "
                                       "its output is above") from None
@@ -204,9 +429,21 @@ class VagrantTarget(Target):
             raise TargetError(f"vagrant ssh-config gave no address for the VM (got host={host!r}, port={port!r})")
         if not identities:
             raise TargetError("vagrant ssh-config names no private key that exists on this machine")
-        self._conn = {"host": host, "port": int(port), "user": config.get("user", "vagrant"), "identity": identities}
+        # Boxes built here let Vagrant's key log in as root: no sudo per script.
+        user = "root" if self._box_stamp().get("root_login") else config.get("user", "vagrant")
+        self._conn = {"host": host, "port": int(port), "user": user, "identity": identities}
         # The VM is ours and new: its host key cannot be known beforehand.
-        return SshTarget(host, port=int(port), user=self._conn["user"], identity=identities, insecure=True)
+        return SshTarget(host, port=int(port), user=user, identity=identities, insecure=True)
+
+    def _box_stamp(self) -> dict:
+        from harness.box import added_box_stamp
+
+        return added_box_stamp(self.box) if self.box.startswith("netns-harness/") else {}
+
+    def _drop_ssh(self) -> None:
+        if self._ssh is not None:
+            self._ssh.close()
+            self._ssh = None
 
     def run(self, script: str, *, timeout: float) -> ExecResult:
         """Run ``script`` in the VM (booting it on first use). Raises ``TargetError`` if the VM dies."""
@@ -224,28 +461,42 @@ class VagrantTarget(Target):
         """Tell the target whether every scenario passed (drives ``--destroy passing``)."""
         self._passed = passed
 
+    def _vagrant_env(self) -> str:
+        return " ".join(f"{k}={shlex.quote(self.env[k])}" for k in ("HARNESS_BOX", "HARNESS_VM_NAME", "VAGRANT_DOTFILE_PATH"))
+
     def destroy_command(self) -> str:
-        env = " ".join(f"{k}={shlex.quote(self.env[k])}" for k in ("HARNESS_BOX", "HARNESS_VM_NAME", "VAGRANT_DOTFILE_PATH"))
-        return f"cd {shlex.quote(str(self.root))} && {env} vagrant destroy -f"
+        snapshot = self._copy or self._snapshot()
+        if snapshot is not None and snapshot.is_copy_running():
+            return snapshot.destroy_command()
+        return f"cd {shlex.quote(str(self.root))} && {self._vagrant_env()} vagrant destroy -f"
 
     def login_hint(self) -> str:
-        env = " ".join(f"{k}={shlex.quote(self.env[k])}" for k in ("HARNESS_BOX", "HARNESS_VM_NAME", "VAGRANT_DOTFILE_PATH"))
-        return f"cd {shlex.quote(str(self.root))} && {env} vagrant ssh"
+        if self._copy is not None:
+            c = self._conn
+            keys = " ".join(f"-i {shlex.quote(k)}" for k in c["identity"])
+            return (f"ssh {keys} -o UserKnownHostsFile={shlex.quote(str(self._copy.known_hosts))} "
+                    f"-p {c['port']} {c['user']}@{c['host']}")
+        return f"cd {shlex.quote(str(self.root))} && {self._vagrant_env()} vagrant ssh"
 
     def destroy(self) -> None:
-        """Destroy the VM if vagrant knows of one (half-created ones included)."""
-        if self._state() == "not_created":
-            return
-        self.progress(f"vagrant destroy (box {self.box}) ...")
-        try:
-            self._vagrant.destroy()
-        except subprocess.CalledProcessError as exc:
-            self.progress(f"vagrant destroy failed (exit code {exc.returncode}); remove it by hand: {self.destroy_command()}")
+        """Destroy the VM if there is one (half-created ones included): a restored copy via libvirt,
+        a booted one via vagrant."""
+        with self._phase("destroy"):
+            if self._copy is not None:
+                self._copy.destroy_copy()
+                return
+            if self._state() == "not_created" and not self._vagrant_machine():
+                return
+            self.progress(f"vagrant destroy (box {self.box}) ...")
+            try:
+                self._vagrant.destroy()
+            except subprocess.CalledProcessError as exc:
+                self.progress(f"vagrant destroy failed (exit code {exc.returncode}); "
+                              f"remove it by hand: {self.destroy_command()}")
 
     def close(self) -> None:
         """Close SSH, then destroy or keep the VM per the policy (and say how to reach a kept one)."""
-        if self._ssh is not None:
-            self._ssh.close()
+        self._drop_ssh()
         if not (self._created or self.reuse):
             return
         keep = self.destroy_policy == "never" or (self.destroy_policy == "passing" and self._passed is False)
@@ -260,10 +511,14 @@ class VagrantTarget(Target):
         self.destroy()
 
     def describe(self) -> dict:
-        """Box, version, provider, Vagrant and provider versions (asked once: each vagrant call costs ~1 s)."""
+        """Box, version, provider, Vagrant and provider versions (asked once: each vagrant call costs ~1 s),
+        and how the VM started (``started``: ``boot`` or ``snapshot restore``)."""
+        if self._copy is not None:
+            made = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self._copy.meta.get("created", 0)))
+            return {**self._copy.meta.get("describe", {}), "started": "snapshot restore", "snapshot_created": made}
         if self._description is None or self._description.get("box") != self._box_info.get("box"):
             self._description = self._ask_versions()
-        return dict(self._description)
+        return {**self._description, "started": "boot"}
 
     def _ask_versions(self) -> dict:
         info = {"target": "vagrant", **self._box_info}
