@@ -19,8 +19,9 @@ from harness.parsers import ParseError, parse_routes
 from harness.protocol import CheckOutput
 
 # How `ip route get` (iproute2) reports that no route leads there: unreachable/no route,
-# blackhole (EINVAL), prohibit (EACCES).
-NO_PATH = r"Network is unreachable|No route to host|Invalid argument|Permission denied"
+# blackhole (EINVAL), prohibit (EACCES), and for a packet from iif the reverse-path filter
+# refusing its source (EXDEV, "Invalid cross-device link", kernels before 6.x's EINVAL).
+NO_PATH = r"Network is unreachable|No route to host|Invalid argument|Permission denied|Invalid cross-device link"
 # Answers of ``ip route get`` that deliver the packet somewhere (the others drop or refuse it).
 ROUTED = ("unicast", "local", "broadcast", "multicast", "anycast")
 _NO_PATH = re.compile(NO_PATH)
