@@ -38,8 +38,14 @@ MATRIX_WORKERS = max(1, min(len(KERNELS), os.cpu_count() or 1))
 
 
 # The fast tests wait on pings, sshd and namespaces more than they compute: four workers on two
-# cores halve the wall time (-- -n 0 runs them one after another).
+# cores halve the wall time. Tests that kill runs, clean the machine or count what runs left
+# (marked serial) run alone afterwards. -- ARGS go to both runs.
 FAST_PARALLEL = ("-n", "4")
+
+
+def _fast_tests(session: nox.Session) -> None:
+    session.run("pytest", "tests", "-m", "not vm and not serial", *FAST_PARALLEL, *session.posargs)
+    session.run("pytest", "tests", "-m", "serial and not vm", *session.posargs)
 
 
 @nox.session
@@ -54,7 +60,7 @@ def tests(session: nox.Session) -> None:
     if "-m" in session.posargs:
         session.run("pytest", "tests", *session.posargs, interrupt_timeout=INTERRUPT_TIMEOUT_S)
         return
-    session.run("pytest", "tests", "-m", "not vm", *FAST_PARALLEL, *session.posargs)
+    _fast_tests(session)
     _vm_tests(session)
 
 
@@ -62,7 +68,7 @@ def tests(session: nox.Session) -> None:
 def tests_fast(session: nox.Session) -> None:
     """The tests without VMs (-m "not vm"): unit, real namespaces, a real sshd. Under 2 minutes."""
     session.install("-e", ".[test]")
-    session.run("pytest", "tests", "-m", "not vm", *FAST_PARALLEL, *session.posargs)
+    _fast_tests(session)
 
 
 @nox.session

@@ -27,6 +27,7 @@ import jinja2
 from harness import __version__
 from harness.actions import PHASES, Action
 from harness.actions.sysctls import slash_key
+from harness.batch import batched
 from harness.checks import CHECK_KINDS, CheckSpec
 from harness.checks.refused import RefusedCheck
 from harness.model import Item, Scenario
@@ -238,7 +239,15 @@ def render_changes(items: list[Item], r: RenderContext, step_index: Optional[int
     """The bash of ``items``' changes, phase by phase, and the refusal checks they carry."""
     changes: list[Change] = []
     refusals: list[PlannedCheck] = []
+    pending: list[str] = []  # this phase's plain changes since the last refusal: one batch
+
+    def flush() -> None:
+        if pending:
+            changes.append(Change(ShellSafe(batched("".join(pending)))))
+            pending.clear()
+
     for phase in PHASES:
+        flush()
         for item in items:
             action = item.action
             phases = action.phases()
@@ -247,21 +256,23 @@ def render_changes(items: list[Item], r: RenderContext, step_index: Optional[int
             if not action.expect_error:
                 text = _macro(action, phase, r)
                 if text.strip():
-                    changes.append(Change(ShellSafe(_tagged(text, item, r.scenario))))
+                    pending.append(_tagged(text, item, r.scenario))
                 continue
             if phase != phases[0]:
                 continue  # a change that must be refused runs whole, at its first phase
+            flush()
             text = "".join(_macro(action, p, r) for p in phases)
             spec = RefusedCheck(namespace=getattr(action, "namespace", None) or getattr(action, "name", ""),
                                 change=action.summary(), pattern=action.expect_error)
             check = PlannedCheck(f"s{step_index}e{len(refusals)}", spec.title(), spec, step_index or 0)
             refusals.append(check)
             changes.append(Change(ShellSafe(text), check))
+    flush()
     return changes, refusals
 
 
 SOURCE_TAG = "# scenario line"
-_SOURCE_TAG_RE = re.compile(r"# scenario line (\d+|\?): (\S+)$")
+_SOURCE_TAG_RE = re.compile(r"# scenario line (\d+|\?): ([^\s']+)")
 
 
 def _tagged(text: str, item: Item, scenario: Scenario) -> str:

@@ -12,6 +12,7 @@ from harness.checks import ERROR, FAIL, PASS, SKIP, XFAIL, XPASS, Verdict, judge
 from harness.facts import Facts, expected_failure, needs, probe_features, probe_tools, unmet_needs
 from harness.model import Scenario
 from harness.protocol import CheckOutput, RunOutput, parse_run_output
+from harness.batch import batch_source
 from harness.render import RenderedScenario, render, script_timeout, source_of_line
 from harness.targets.base import ExecResult, Target, TargetError
 
@@ -132,6 +133,14 @@ def failed_change(rendered: RenderedScenario, stderr: str) -> str:
     source = source_of_line(rendered.run, int(found[1])) if found else None
     message = " | ".join(lines[max(0, trap - 4):trap]) or "(no message)"
     command = found[2] if found else lines[trap]
+    failed = next((re.match(r"Command failed -:(\d+)$", l) for l in reversed(lines[:trap])
+                   if l.startswith("Command failed -:")), None)
+    if found and failed:  # a command of an ip -batch: name it, and where the scenario says it
+        line = batch_source(rendered.run, int(found[1]), int(failed[1]))
+        if line:
+            source = source_of_line(line, 1)
+            command = re.sub(r"\s*# scenario line.*$", "", line.strip().strip("\\").strip().strip("'"))
+            message = " | ".join(l for l in lines[max(0, trap - 4):trap] if not l.startswith("Command failed"))
     return f"{message} [{source or 'the script'}: {command}]"
 
 

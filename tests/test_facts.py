@@ -61,6 +61,7 @@ def test_known_facts_are_used_without_a_round_trip():
     assert len(target.scripts) == 1
 
 
+@pytest.mark.serial
 def test_clean_leaves_a_live_probe_alone(no_leftovers):
     run_id = "fac7e5"
     probe = f"nh{run_id}-probe"
@@ -85,6 +86,7 @@ def test_clean_leaves_a_live_probe_alone(no_leftovers):
     assert not os.path.exists(f"/run/netns-harness/{run_id}.lock")
 
 
+@pytest.mark.serial
 def test_harness_clean_removes_a_killed_probes_namespace():
     # Without a live lock the probe namespace is a leftover like any other.
     subprocess.run(["ip", "netns", "add", "nhdead00-probe"], check=True)

@@ -35,7 +35,7 @@ from harness.targets.base import TargetError
 from harness.targets.local import LocalTarget
 from harness.targets.ssh import SshTarget
 
-pytestmark = needs_root
+pytestmark = [needs_root, pytest.mark.serial]
 
 
 def harness(*args: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess:

@@ -105,6 +105,7 @@ def test_cli_run_writes_json_and_exit_codes(tmp_path, no_leftovers):
     assert "target local" not in invalid.stderr  # rejected before the target was even asked
 
 
+@pytest.mark.serial
 def test_ctrl_c_mid_run_leaves_nothing(tmp_path):
     slow = tmp_path / "slow.yaml"
     slow.write_text("""
@@ -140,6 +141,7 @@ checks:
     assert "slow-a" not in links and "slow-b" not in links
 
 
+@pytest.mark.serial
 def test_clean_removes_only_harness_namespaces():
     assert harness("clean", "--run-id", ".*").returncode == 2
     mine, other = "nh0a0b0c-leftover", "nhtest-keep-me"

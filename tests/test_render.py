@@ -24,14 +24,14 @@ def test_run_script_is_strict_and_cleans_up_on_exit():
     run = render(load_scenario(SCENARIOS / "client-gateway-server.yaml"), "abc123").run
     assert "set -Eeuo pipefail" in run and "export LC_ALL=C" in run
     assert "trap h_teardown EXIT" in run
-    assert "ip netns del nhabc123-client" in run
+    assert "printf 'netns del %s\\n' nhabc123-server nhabc123-gateway nhabc123-client | ip -force -batch -" in run
 
 
 def test_namespaces_are_prefixed_per_run_and_veths_created_in_place():
     one = render(load_scenario(SCENARIOS / "veth-pair.yaml"))
     two = render(load_scenario(SCENARIOS / "veth-pair.yaml"))
     assert one.prefix != two.prefix
-    assert f"ip netns add {one.prefix}nstest" in one.setup
+    assert f"'netns add {one.prefix}nstest  # scenario line" in one.setup  # one ip -batch adds them all
     assert (f"ip -n {one.prefix}host link add name veth-a type veth peer name veth-b netns {one.prefix}nstest"
             in one.setup)
 
