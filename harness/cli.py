@@ -240,7 +240,7 @@ def cmd_run(args) -> int:
         with target:
             failed_outside = False
             try:
-                facts, timings["facts"] = _timed_facts(target, gather_facts)
+                facts, timings["facts"] = timed_facts(target, gather_facts)
                 _say(one_line(f"target {target.name}: kernel {facts.kernel}, {facts.iproute2}, {facts.ping}"))
                 for index, (file, scenario) in enumerate(loaded):
                     if index and args.isolate == "scenario":
@@ -308,9 +308,10 @@ def _run_one(args, target, facts, file, scenario, trouble: list[str], out):
         else:
             print(f"  bug-report bundle: {archive}  (replay: harness repro {archive})", file=out, flush=True)
     return result
-def _timed_facts(target, gather_facts):
+def timed_facts(target, gather_facts):
     """The target's facts and the seconds they took: the call's time less what the target spent
-    starting inside it (box, boot, restore: its own phases), plus any facts it gathered itself."""
+    starting inside it (box, boot, restore: its own phases), plus any facts it gathered itself.
+    Used by ``harness run`` and the pytest plugin."""
     import time
 
     before = dict(getattr(target, "timings", {}))

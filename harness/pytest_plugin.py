@@ -16,7 +16,9 @@ Every option has an ini setting of the same name (``harness_target = vagrant`` i
 
 Under pytest-xdist a scenario's checks stay on one worker (``-n N`` implies
 ``--dist loadfile``), and the controller writes one ``--harness-json`` with every worker's
-scenarios. The kernel matrix (``--harness-kernels``) lives in ``harness.pytest_matrix``.
+scenarios and timings. On the Vagrant target every worker gets a VM of its own (a VM slot of
+the box, ``harness.targets.vagrant``). ``--harness-isolate scenario`` gives every scenario a
+fresh copy of the VM. The kernel matrix (``--harness-kernels``) lives in ``harness.pytest_matrix``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import contextlib
 import json
 import re
 import textwrap
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -77,7 +80,11 @@ class SessionState:
     facts: Any = None
     target_error: Optional[str] = None
     results: list = field(default_factory=list)
-    shipped: list = field(default_factory=list)  # controller: {"results", "target"} from each worker
+    shipped: list = field(default_factory=list)  # controller: {"results", "target", "timings"} from each worker
+    started_at: float = field(default_factory=time.time)  # epoch seconds: this process's session start
+    facts_s: Optional[float] = None            # seconds the facts took (the target's own phases aside)
+    first_verdict_at: Optional[float] = None   # epoch seconds of this process's first scenario result
+    ran_scenarios: int = 0                     # scenarios run on the session target (for --harness-isolate)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -87,8 +94,30 @@ def pytest_configure(config: pytest.Config) -> None:
     destroy = setting(config, "harness_destroy")
     if destroy not in (None, "always", "passing", "never"):
         raise pytest.UsageError(f"harness_destroy = {destroy}: use always, passing or never")
+    _check_vm_settings(config)
     if not setting(config, "harness_kernels"):  # the kernel matrix groups items by kernel itself
         _keep_scenarios_on_one_worker(config)
+
+
+def _check_vm_settings(config: pytest.Config) -> None:
+    """Refuse, before anything boots, what cannot work: an unknown isolation, a fresh VM per
+    scenario without VMs, and xdist workers sharing one reused VM."""
+    isolate = setting(config, "harness_isolate")
+    if isolate not in (None, "run", "scenario"):
+        raise pytest.UsageError(f"harness_isolate = {isolate}: use run or scenario")
+    target = setting(config, "harness_target") or "local"
+    if isolate == "scenario":
+        if setting(config, "harness_kernels"):
+            raise pytest.UsageError("--harness-isolate scenario is not supported with --harness-kernels: "
+                                    "the kernel matrix boots one VM per kernel for all its scenarios")
+        if target != "vagrant":
+            raise pytest.UsageError(f"--harness-isolate scenario needs a VM target (--harness-target vagrant), "
+                                    f"not {target}")
+    workers = getattr(config.option, "numprocesses", None) or 0
+    if target == "vagrant" and setting(config, "harness_reuse") and isinstance(workers, int) and workers > 1:
+        raise pytest.UsageError(f"--harness-reuse with -n {workers}: every worker would run on the one kept VM, "
+                                "and the first to finish would destroy or keep it under the others; without "
+                                "--harness-reuse each worker gets a VM of its own")
 
 
 def _keep_scenarios_on_one_worker(config: pytest.Config) -> None:
@@ -290,6 +319,7 @@ def pytest_runtest_makereport(item: pytest.Item, call):
 
 def _session_target(config: pytest.Config):
     """The session's one target, connected (and booted) on first use; a failure is remembered."""
+    from harness.cli import timed_facts
     from harness.facts import gather_facts
     from harness.targets import get_target
     from harness.targets.base import TargetError
@@ -305,7 +335,7 @@ def _session_target(config: pytest.Config):
             state.target = get_target(spec, **{k: v for k, v in options.items() if v is not None})
             # Booting a VM takes a while: show its progress live, not in the captured output.
             with uncaptured(config):
-                state.facts = gather_facts(state.target)
+                state.facts, state.facts_s = timed_facts(state.target, gather_facts)
         except TargetError as exc:
             state.target_error = f"{spec}: {exc}"
             raise TargetError(state.target_error) from None
@@ -319,9 +349,16 @@ def _run(node: ScenarioFile, kernel: Optional[str]):
 
     config, report = node.config, bool(setting(node.config, "harness_report"))
     if kernel is None:
+        state = config.stash[_STATE]
         target, facts = _session_target(config)
+        if state.ran_scenarios and setting(config, "harness_isolate") == "scenario":
+            with uncaptured(config):
+                target.fresh()  # a new copy of the VM: nothing the last scenario did remains
+        state.ran_scenarios += 1
         result = run_scenario(node.scenario, target, file=node.path, facts=facts, capture_state=report)
-        config.stash[_STATE].results.append(result)
+        state.results.append(result)
+        if state.first_verdict_at is None:
+            state.first_verdict_at = time.time()
     else:
         result = _matrix(config).run_on_kernel(config, kernel, node.scenario, node.path)
         target, facts = _matrix(config).kernel_target(config, kernel) if result.run_id else (None, None)
@@ -353,36 +390,74 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = config.stash.get(_STATE, None)
     if state is None:
         return
+    target = {}
     try:
-        if hasattr(config, "workerinput"):  # an xdist worker: the controller writes the file
-            if state.results:
-                config.workeroutput[_WORKER_OUTPUT_KEY] = json.dumps(
-                    {"results": [r.to_dict() for r in state.results], "target": _target_info(state)})
-        elif setting(config, "harness_json"):
-            _write_results(config, state)
+        target = _target_info(state)
     finally:
-        if state.target is not None:
-            if hasattr(state.target, "set_outcome"):
-                from harness.outcome import run_passed
+        # Closed first: the VM's destroy is a phase of the timings too (as with `harness run`).
+        _close_target(state)
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller writes the file
+        if state.results:
+            config.workeroutput[_WORKER_OUTPUT_KEY] = json.dumps(
+                {"results": [r.to_dict() for r in state.results], "target": target, "timings": _timings(state)})
+    elif setting(config, "harness_json"):
+        _write_results(config, state, target)
 
-                # The same rule as `harness run`: a failure outside a scenario keeps the VM too.
-                state.target.set_outcome(passed=run_passed([r.status for r in state.results],
-                                                           failed_outside_scenarios=bool(state.target_error)))
-            state.target.close()
+
+def _close_target(state: SessionState) -> None:
+    if state.target is None:
+        return
+    if hasattr(state.target, "set_outcome"):
+        from harness.outcome import run_passed
+
+        # The same rule as `harness run`: a failure outside a scenario keeps the VM too.
+        state.target.set_outcome(passed=run_passed([r.status for r in state.results],
+                                                   failed_outside_scenarios=bool(state.target_error)))
+    state.target.close()
 
 
-def _write_results(config: pytest.Config, state: SessionState) -> None:
+def _timings(state: SessionState) -> dict[str, float]:
+    """This process's phases as ``harness run --json`` has them: the target's (box, define, boot,
+    ssh, snapshot, restore, destroy), ``facts``, and ``first_verdict_at`` (epoch seconds; the
+    controller turns it into ``first_verdict``, seconds from its own start)."""
+    timings = dict(getattr(state.target, "timings", {}) or {})
+    if state.facts_s is not None:
+        timings["facts"] = state.facts_s
+    if state.first_verdict_at is not None:
+        timings["first_verdict_at"] = state.first_verdict_at
+    return timings
+
+
+def merge_timings(started_at: float, per_process: list[dict[str, float]]) -> dict[str, float]:
+    """One ``timings`` for the results file from each process's (``_timings``): under xdist every
+    worker has its own target, so a phase is the sum over the workers (machine time, not wall
+    time); ``first_verdict`` is the earliest result, in seconds from ``started_at`` (epoch)."""
+    merged: dict[str, float] = {}
+    firsts = []
+    for timings in per_process:
+        for phase, seconds in timings.items():
+            if phase == "first_verdict_at":
+                firsts.append(seconds)
+            else:
+                merged[phase] = round(merged.get(phase, 0.0) + seconds, 2)
+    if firsts:
+        merged["first_verdict"] = round(max(0.0, min(firsts) - started_at), 2)
+    return merged
+
+
+def _write_results(config: pytest.Config, state: SessionState, target: dict) -> None:
     from harness.matrix import result_from_dict
     from harness.report import write_json
 
-    results, target = list(state.results), _target_info(state)
+    results, timings = list(state.results), [_timings(state)]
     for shipped in state.shipped:
         results += [result_from_dict(r) for r in shipped["results"]]
         target = target or shipped["target"]
+        timings.append(shipped.get("timings", {}))
     if not results and not target:
         return
     path = Path(setting(config, "harness_json"))
     if not path.is_absolute():
         path = Path(config.invocation_params.dir) / path
     results.sort(key=lambda r: (r.file, r.name))
-    write_json(path, results, target)
+    write_json(path, results, target, merge_timings(state.started_at, timings))

@@ -25,9 +25,14 @@ OPTIONS = [
      "vagrant: when to destroy the VM: always, passing (default: keep it when a check failed), never",
      "choice:always,passing,never"),
     ("--harness-reuse", "harness_reuse", "vagrant: run on the VM that is already up", "bool"),
+    ("--harness-isolate", "harness_isolate",
+     "vagrant: one VM for the whole session (run, default), or a fresh copy of the booted snapshot for "
+     "every scenario (scenario)", "choice:run,scenario"),
     ("--harness-identity", "harness_identity", "ssh: private key file", "str"),
     ("--harness-known-hosts", "harness_known_hosts", "ssh: known_hosts file (default ~/.ssh/known_hosts)", "str"),
-    ("--harness-json", "harness_json", "write every scenario's results as JSON to this file", "str"),
+    ("--harness-json", "harness_json",
+     "write every scenario's results and the session's timings (box, restore or boot, ssh, facts, destroy, "
+     "first verdict: seconds) as JSON to this file", "str"),
     ("--harness-report", "harness_report",
      "keep namespace state after every step and write a bug-report bundle for every scenario", "bool"),
     ("--harness-bundle-dir", "harness_bundle_dir",

@@ -185,3 +185,47 @@ def test_known_bugs_are_xfail_on_the_failing_checks_and_xpass_when_gone(project)
     assert "3 passed, 1 xfailed, 4 xpassed" in proc.stdout, proc.stdout
     assert re.search(r"^XFAIL scenarios/wrong-ttl\.yaml::ping host -> 10\.0\.0\.2 ttl=63 - "
                      r"expected failure: a known bug", proc.stdout, re.M), proc.stdout
+
+
+@needs_root
+def test_results_json_has_the_sessions_timings_under_xdist_too(project):
+    results = project / "out.json"
+    proc = pytest_in(project, "scenarios/veth-pair.yaml", "--harness-json", str(results))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    document = json.loads(results.read_text())
+    assert set(document["timings"]) == {"facts", "first_verdict"}   # the local target has nothing to start
+    assert 0 < document["timings"]["first_verdict"] < 60
+    assert document["scenarios"][0]["timings"]["total"] > 0
+    proc = pytest_in(project, "-n", "2", "scenarios/veth-pair.yaml", "scenarios/wrong-ttl.yaml",
+                     "--harness-json", str(results))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    timings = json.loads(results.read_text())["timings"]
+    assert set(timings) == {"facts", "first_verdict"} and 0 < timings["first_verdict"] < 60
+
+
+def test_merged_timings_sum_phases_over_workers_and_take_the_first_verdict():
+    from harness.pytest_plugin import merge_timings
+
+    merged = merge_timings(100.0, [{"restore": 1.5, "facts": 0.0, "first_verdict_at": 112.0},
+                                   {"restore": 2.0, "boot": 30.0, "facts": 1.25, "first_verdict_at": 109.5}, {}])
+    assert merged == {"restore": 3.5, "facts": 1.25, "boot": 30.0, "first_verdict": 9.5}
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--harness-isolate", "scenario"], "--harness-isolate scenario needs a VM target (--harness-target vagrant), "
+                                        "not local"),
+    (["--harness-isolate", "scenario", "--harness-kernels", "kernel-6.1"], "not supported with --harness-kernels"),
+    (["--harness-target", "vagrant", "--harness-reuse", "-n", "2"], "--harness-reuse with -n 2: every worker"),
+])
+def test_vm_settings_that_cannot_work_are_refused_before_anything_boots(project, args, words):
+    proc = pytest_in(project, *args, "--collect-only")
+    assert proc.returncode == 4 and words in proc.stderr, proc.stdout + proc.stderr
+
+
+def test_isolate_comes_from_the_ini_file_too(project):
+    (project / "pytest.ini").write_text("[pytest]\nharness_isolate = scenario\n")
+    proc = pytest_in(project, "--collect-only")
+    assert proc.returncode == 4 and "--harness-isolate scenario needs a VM target" in proc.stderr
+    (project / "pytest.ini").write_text("[pytest]\nharness_isolate = each\n")
+    proc = pytest_in(project, "--collect-only")
+    assert proc.returncode == 4 and "harness_isolate = each: use run or scenario" in proc.stderr
