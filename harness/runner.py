@@ -185,6 +185,9 @@ def run_scenario(
         executed = target.run(rendered.run, timeout=script_timeout(scenario))
     except TargetError as exc:
         result.status, result.reason = ERROR, str(exc)
+        if exc.partial is not None:  # keep the verdicts of the checks that came back before it
+            result.checks = _judge_partial(rendered, exc.partial, str(exc))
+            result.script_stderr = exc.partial.stderr
         _aftermath(target, result)
         return result
     except KeyboardInterrupt:
@@ -214,6 +217,16 @@ def run_scenario(
         result.status = XFAIL if result.status == FAIL else XPASS
         result.reason = f"expected failure: {known_bug}"
     return result
+
+
+def _judge_partial(rendered: RenderedScenario, partial: ExecResult, why: str) -> list[CheckResult]:
+    """The checks of a run the target lost: those whose output came back judged, the rest ERROR."""
+    output = parse_run_output(partial.stdout, rendered.marker)
+    checks = judge_output(rendered, partial, output)
+    for check in checks:
+        if check.id not in output.checks:
+            check.reason = f"not run: {why}"
+    return checks
 
 
 def _aftermath(target: Target, result: ScenarioResult) -> None:

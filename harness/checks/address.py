@@ -9,13 +9,11 @@ does not exist holds no address.
 from __future__ import annotations
 
 import ipaddress
-import json
-import re
 from typing import Any, ClassVar, Literal, Optional
 
 from pydantic import Field, field_validator
 
-from harness.checks.base import ERROR, FAIL, PASS, CheckSpec, Ref, Verdict, ere_escape
+from harness.checks.base import FAIL, PASS, JsonListingCheck, Ref, Verdict, ere_escape
 from harness.fields import IfName, NsName, _interface_address, _ip
 from harness.protocol import CheckOutput
 
@@ -23,12 +21,14 @@ NO_DEVICE = r"does not exist|Cannot find device"
 FLAGS = ("tentative", "dadfailed", "deprecated", "noprefixroute")
 
 
-class AddressCheck(CheckSpec):
+class AddressCheck(JsonListingCheck):
     """``address`` (``10.0.0.1`` or ``10.0.0.1/24``: then the prefix length must match too) in
     ``namespace`` (on ``dev``, if given): present with every flag given, or absent."""
 
     kind = "address"
     no_device_pattern: ClassVar[str] = NO_DEVICE
+    tool = "ip addr show"
+    gone = NO_DEVICE
 
     namespace: NsName
     address: str
@@ -64,24 +64,12 @@ class AddressCheck(CheckSpec):
         words += [f"scope {self.scope}"] if self.scope else []
         return " ".join(words + [self.expect])
 
-    @classmethod
-    def parse_output(cls, stdout: str, stderr: str) -> Any:
-        try:
-            return json.loads(stdout) if stdout.strip() else []
-        except ValueError:
-            return None
 
     def judge(self, output: CheckOutput) -> Verdict:
         expected = self.expected()
-        if output.exit_code != 0:
-            if not re.search(NO_DEVICE, output.stderr):
-                return Verdict(ERROR, expected, {"exit_code": output.exit_code},
-                               f"ip addr show failed: {output.stderr.strip()[:300]}")
-            links = []
-        else:
-            links = self.parse_output(output.stdout, output.stderr)
-            if links is None:
-                return Verdict(ERROR, expected, {}, "cannot read ip -json addr's output")
+        links, error = self.listing(output)
+        if error:
+            return error
         found = [dict(a, dev=link.get("ifname")) for link in links for a in link.get("addr_info", [])
                  if a.get("local") == self.ip and (self.prefixlen is None or a.get("prefixlen") == self.prefixlen)]
         wanted = {flag: getattr(self, flag) for flag in FLAGS + ("scope",) if getattr(self, flag) is not None}

@@ -16,6 +16,7 @@ Subclassing registers the kind under its ``kind`` name (see ``harness.checks.CHE
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Iterator, Optional
@@ -94,6 +95,35 @@ class CheckSpec(Model):
     def brief(observed: dict[str, Any]) -> str:
         """A few words on what a passing check saw (``3/3 replies, ttl 64``); may be empty."""
         return ""
+
+
+class JsonListingCheck(CheckSpec):
+    """Base of the checks that read a list of objects from an ``ip -json ... show`` (iproute2
+    4.15+): the listing, or the ERROR verdict when the command failed for another reason than
+    ``gone`` (a pattern of its stderr meaning there is nothing to list, e.g. a device that does
+    not exist) or printed no JSON."""
+
+    tool: ClassVar[str] = "ip"  # the command, as messages name it
+    gone: ClassVar[Optional[str]] = None
+
+    @classmethod
+    def parse_output(cls, stdout: str, stderr: str) -> Any:
+        try:
+            return json.loads(stdout) if stdout.strip() else []
+        except ValueError:
+            return None
+
+    def listing(self, output: CheckOutput) -> tuple[Optional[list], Optional[Verdict]]:
+        """``(objects, None)``, or ``(None, the ERROR verdict)``."""
+        if output.exit_code != 0:
+            if self.gone and matches(self.gone, output.stderr):
+                return [], None
+            return None, Verdict(ERROR, self.expected(), {"exit_code": output.exit_code},
+                                 f"{self.tool} failed: {output.stderr.strip()[:300]}")
+        listed = self.parse_output(output.stdout, output.stderr)
+        if not isinstance(listed, list):
+            return None, Verdict(ERROR, self.expected(), {}, f"cannot read {self.tool}'s JSON output")
+        return listed, None
 
 
 _ERE_SPECIAL = re.compile(r"([.\[\]{}()\\*+?^$|])")

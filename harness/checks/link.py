@@ -7,13 +7,11 @@ that does not exist (``Device "X" does not exist.``, exit 1) is absent.
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any, ClassVar, Literal, Optional
 
 from pydantic import Field
 
-from harness.checks.base import ERROR, FAIL, PASS, CheckSpec, Ref, Verdict, ere_escape
+from harness.checks.base import FAIL, PASS, JsonListingCheck, Ref, Verdict, ere_escape
 from harness.fields import IfName, Mac, Mtu, NsName
 from harness.protocol import CheckOutput
 
@@ -21,11 +19,13 @@ NO_DEVICE = r"does not exist|Cannot find device"
 Operstate = Literal["UP", "DOWN", "LOWERLAYERDOWN", "UNKNOWN", "DORMANT", "NOTPRESENT", "TESTING"]
 
 
-class LinkCheck(CheckSpec):
+class LinkCheck(JsonListingCheck):
     """Link ``name`` in ``namespace``: present (with every field given) or absent."""
 
     kind = "link"
     no_device_pattern: ClassVar[str] = NO_DEVICE
+    tool = "ip link show"
+    gone = NO_DEVICE
 
     namespace: NsName
     name: IfName
@@ -54,24 +54,12 @@ class LinkCheck(CheckSpec):
     def expected(self) -> dict[str, Any]:
         return self.model_dump(exclude={"namespace"}, exclude_none=True, by_alias=True)
 
-    @classmethod
-    def parse_output(cls, stdout: str, stderr: str) -> Any:
-        try:
-            return json.loads(stdout) if stdout.strip() else []
-        except ValueError:
-            return None
 
     def judge(self, output: CheckOutput) -> Verdict:
         expected = self.expected()
-        if output.exit_code != 0:
-            if not re.search(NO_DEVICE, output.stderr):
-                return Verdict(ERROR, expected, {"exit_code": output.exit_code},
-                               f"ip link show failed: {output.stderr.strip()[:300]}")
-            links = []
-        else:
-            links = self.parse_output(output.stdout, output.stderr)
-            if links is None:
-                return Verdict(ERROR, expected, {}, "cannot read ip -json link's output")
+        links, error = self.listing(output)
+        if error:
+            return error
         if not links:
             observed: dict[str, Any] = {"present": False}
             if self.expect == "absent":

@@ -7,12 +7,11 @@ Reads ``ip -json neigh show [to ADDR] [dev DEV]`` (iproute2 4.15+ JSON: ``{"dst"
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal, Optional
 
 from pydantic import Field
 
-from harness.checks.base import ERROR, FAIL, PASS, CheckSpec, Ref, Verdict, ere_escape, matches
+from harness.checks.base import FAIL, PASS, JsonListingCheck, Ref, Verdict, ere_escape
 from harness.fields import IfName, IpAddress, Mac, NsName, ip_version
 from harness.protocol import CheckOutput
 
@@ -20,11 +19,13 @@ NO_DEVICE = r"does not exist|Cannot find device"
 State = Literal["REACHABLE", "STALE", "DELAY", "PROBE", "FAILED", "INCOMPLETE", "PERMANENT", "NOARP", "NONE"]
 
 
-class NeighbourCheck(CheckSpec):
+class NeighbourCheck(JsonListingCheck):
     """The neighbour entry for ``address`` in ``namespace`` (on ``dev``): present with the
     ``state`` (one of, if a list) and ``lladdr`` given, or absent."""
 
     kind = "neighbour"
+    tool = "ip neigh show"
+    gone = NO_DEVICE
 
     namespace: NsName
     address: IpAddress
@@ -46,24 +47,12 @@ class NeighbourCheck(CheckSpec):
         words += ["router" if self.router else "not router"] if self.router is not None else []
         return " ".join(words + [self.expect])
 
-    @classmethod
-    def parse_output(cls, stdout: str, stderr: str) -> Any:
-        try:
-            return json.loads(stdout) if stdout.strip() else []
-        except ValueError:
-            return None
 
     def judge(self, output: CheckOutput) -> Verdict:
         expected = self.expected()
-        if output.exit_code != 0:
-            if not matches(NO_DEVICE, output.stderr):
-                return Verdict(ERROR, expected, {"exit_code": output.exit_code},
-                               f"ip neigh show failed: {output.stderr.strip()[:300]}")
-            entries = []  # the device is gone: it has no neighbours
-        else:
-            entries = self.parse_output(output.stdout, output.stderr)
-        if entries is None:
-            return Verdict(ERROR, expected, {}, "cannot read ip -json neigh's output")
+        entries, error = self.listing(output)  # a device that is gone has no neighbours
+        if error:
+            return error
         # With "dev DEV" iproute2 filters by device and leaves "dev" out of each entry.
         found = [e for e in entries if e.get("dst") == self.address]
         entries = [{"dev": e.get("dev", self.dev), "state": e.get("state", []), "lladdr": e.get("lladdr"),

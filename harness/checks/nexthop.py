@@ -8,23 +8,24 @@ found``, exit 2) is absent.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal, Optional
 
 from pydantic import Field
 
 from harness.actions.nexthops import GroupMember
-from harness.checks.base import ERROR, FAIL, PASS, CheckSpec, Ref, Verdict, matches
+from harness.checks.base import FAIL, PASS, JsonListingCheck, Ref, Verdict
 from harness.fields import IfName, IpAddress, NsName, U32
 from harness.protocol import CheckOutput
 
 NOT_FOUND = r"Nexthop not found|No such file or directory"
 
 
-class NexthopCheck(CheckSpec):
+class NexthopCheck(JsonListingCheck):
     """Nexthop object ``id`` in ``namespace``: present with every field given, or absent."""
 
     kind = "nexthop"
+    tool = "ip nexthop show"
+    gone = NOT_FOUND
 
     namespace: NsName
     id: U32
@@ -50,24 +51,12 @@ class NexthopCheck(CheckSpec):
             if self.group else []
         return " ".join(words + self.flags + [self.expect])
 
-    @classmethod
-    def parse_output(cls, stdout: str, stderr: str) -> Any:
-        try:
-            return json.loads(stdout) if stdout.strip() else []
-        except ValueError:
-            return None
 
     def judge(self, output: CheckOutput) -> Verdict:
         expected = self.expected()
-        if output.exit_code != 0:
-            if not matches(NOT_FOUND, output.stderr):
-                return Verdict(ERROR, expected, {"exit_code": output.exit_code},
-                               f"ip nexthop show failed: {output.stderr.strip()[:300]}")
-            found = []
-        else:
-            found = self.parse_output(output.stdout, output.stderr)
-            if found is None:
-                return Verdict(ERROR, expected, {}, "cannot read ip -json nexthop's output")
+        found, error = self.listing(output)
+        if error:
+            return error
         found = [n for n in found if n.get("id") == self.id]
         if not found:
             observed: dict[str, Any] = {"present": False}

@@ -10,13 +10,12 @@ the flag is on; a host prefix has no ``srclen``/``dstlen``).
 from __future__ import annotations
 
 import ipaddress
-import json
 from typing import Any, Literal, Optional
 
 from pydantic import model_validator
 
 from harness.actions.rules import RuleFields
-from harness.checks.base import ERROR, FAIL, PASS, CheckSpec, Verdict, ere_escape
+from harness.checks.base import FAIL, PASS, JsonListingCheck, Verdict, ere_escape
 from harness.protocol import CheckOutput
 
 
@@ -48,10 +47,11 @@ def _same_range(want: str, got: Optional[str]) -> bool:
     return norm(want) == norm(got)
 
 
-class RuleCheck(RuleFields, CheckSpec):
+class RuleCheck(RuleFields, JsonListingCheck):
     """A rule matching every field given is in the namespace's rule list (``expect: present``) or none is."""
 
     kind = "rule"
+    tool = "ip rule show"
 
     expect: Literal["present", "absent"] = "present"
 
@@ -71,12 +71,6 @@ class RuleCheck(RuleFields, CheckSpec):
         return self.model_dump(exclude={"namespace", "ipv6"}, exclude_none=True,
                                exclude_defaults=True, by_alias=True) | {"expect": self.expect}
 
-    @classmethod
-    def parse_output(cls, stdout: str, stderr: str) -> Any:
-        try:
-            return json.loads(stdout) if stdout.strip() else []
-        except ValueError:
-            return None
 
     def _matches(self, rule: dict) -> bool:
         mark = lambda v: None if v is None else int(str(v), 0)  # noqa: E731
@@ -104,12 +98,9 @@ class RuleCheck(RuleFields, CheckSpec):
 
     def judge(self, output: CheckOutput) -> Verdict:
         expected = self.expected()
-        if output.exit_code != 0:
-            return Verdict(ERROR, expected, {"exit_code": output.exit_code},
-                           f"ip rule show failed: {output.stderr.strip()[:300]}")
-        rules = self.parse_output(output.stdout, output.stderr)
-        if rules is None:
-            return Verdict(ERROR, expected, {}, "cannot read ip -json rule's output")
+        rules, error = self.listing(output)
+        if error:
+            return error
         matching = [r for r in rules if self._matches(r)]
         observed: dict[str, Any] = {"matching": matching[:3], "rules": len(rules)}
         if self.priority is not None:

@@ -8,7 +8,15 @@ from typing import Optional
 
 
 class TargetError(RuntimeError):
-    """The target could not run a script (not root, connection lost, VM gone, timeout)."""
+    """The target could not run a script (not root, connection lost, VM gone, timeout).
+
+    ``partial``: what the script printed before it was stopped or lost (an ``ExecResult``), when
+    anything came back; the runner keeps the verdicts of the checks it holds.
+    """
+
+    def __init__(self, message: str, partial: "Optional[ExecResult]" = None):
+        super().__init__(message)
+        self.partial = partial
 
 
 @dataclass(frozen=True)

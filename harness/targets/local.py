@@ -41,23 +41,25 @@ class LocalTarget(Target):
         try:
             stdout, stderr = proc.communicate(script, timeout=timeout)
         except subprocess.TimeoutExpired:
-            self._stop(proc)
-            raise TargetError(f"the script ran longer than {timeout:.0f} s and was stopped") from None
+            stdout, stderr = self._stop(proc)
+            raise TargetError(f"the script ran longer than {timeout:.0f} s and was stopped",
+                              partial=ExecResult(proc.returncode, stdout, stderr, time.monotonic() - start)) from None
         except KeyboardInterrupt:
             self._stop(proc)
             raise
         return ExecResult(proc.returncode, stdout, stderr, time.monotonic() - start)
 
     @staticmethod
-    def _stop(proc: subprocess.Popen) -> None:
+    def _stop(proc: subprocess.Popen) -> tuple[str, str]:
+        """Stop the script (TERM, then KILL after the grace period); what it printed in all."""
         try:
             os.killpg(proc.pid, signal.SIGTERM)
-            proc.communicate(timeout=TEARDOWN_GRACE_S)
+            return proc.communicate(timeout=TEARDOWN_GRACE_S)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
+            return proc.communicate()
         except ProcessLookupError:
-            pass
+            return proc.communicate()
 
     def describe(self) -> dict:
         return {"target": "local", "host_kernel": os.uname().release}

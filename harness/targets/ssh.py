@@ -166,6 +166,12 @@ def _socket(host: str, port: int, timeout: float) -> socket.socket:
     return sock
 
 
+def _partial(out: bytearray, err: bytearray, start: float) -> ExecResult:
+    """What a script printed before the connection was lost or given up on (exit code -1)."""
+    stderr = re.sub(rf"^{PID_TAG}\d+\n", "", err.decode(errors="replace"), count=1)
+    return ExecResult(-1, out.decode(errors="replace"), stderr, time.monotonic() - start)
+
+
 class SshTarget(Target):
     """Runs scripts on ``user@host:port`` over SSH, through ``jumps`` (``ProxyJump``) if any.
 
@@ -353,7 +359,11 @@ class SshTarget(Target):
             exit_code = channel.recv_exit_status()
         except (paramiko.SSHException, OSError, EOFError) as exc:
             self.close()
-            raise TargetError(f"connection to {self.where} lost during the run: {exc or type(exc).__name__}") from None
+            raise TargetError(f"connection to {self.where} lost during the run: {exc or type(exc).__name__}",
+                              partial=_partial(out, err, start)) from None
+        except TargetError as exc:
+            exc.partial = exc.partial or _partial(out, err, start)  # what came before the loss
+            raise
         if exit_code == -1:
             self.close()
             raise TargetError(f"connection to {self.where} lost: the script's exit status never came")
