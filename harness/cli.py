@@ -1,4 +1,5 @@
-"""The ``harness`` command: validate, render, list, run and clean scenarios; build boxes.
+"""The ``harness`` command: validate, render, list, run and clean scenarios; build boxes; start,
+enter, list and remove kept VMs (``up``, ``ssh``, ``status``, ``down``: ``harness.lifecycle``).
 
 Exit codes of ``run``: 0 every check passed (or skipped), 1 a check failed, 2 bad input
 or a harness/target error (a bundle that could not be written included); 130 after Ctrl-C,
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import signal
 import sys
 import traceback
@@ -208,7 +210,7 @@ def cmd_render(args) -> int:
 
 def _target_options(args) -> dict:
     options = {}
-    for name in ("box", "box_kernel", "destroy", "reuse", "identity", "known_hosts", "ssh_config"):
+    for name in ("box", "box_kernel", "destroy", "reuse", "vm", "keep_all", "identity", "known_hosts", "ssh_config"):
         value = getattr(args, name, None)
         if value is not None:
             options[name] = value
@@ -266,7 +268,8 @@ def cmd_run(args) -> int:
                 _say(f"harness: {trouble[-1]}")
         if args.timings:
             _say(format_timings(timings, results))
-    print(summary_line(results), file=out)
+    if loaded:
+        print(summary_line(results), file=out)
     if trouble or any(r.status == "ERROR" for r in results):
         return EXIT_ERROR
     return EXIT_FAILED if any(r.status == "FAIL" for r in results) else EXIT_OK
@@ -402,6 +405,73 @@ def cmd_clean(args) -> int:
     return EXIT_OK if result.exit_code == 0 else EXIT_ERROR
 
 
+def cmd_up(args) -> int:
+    """``harness up``: a VM kept until ``harness down``, with the scenarios' namespaces set up in it."""
+    args.target, args.destroy, args.keep_all, args.isolate = "vagrant", "never", True, "run"
+    args.reuse = True if args.vm else None
+    return cmd_run(args)
+
+
+def cmd_ssh(args) -> int:
+    from harness import lifecycle
+
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    record = lifecycle.choose(lifecycle.load_records(), vm=args.vm, box=args.box)
+    state = record.state()
+    if state == "gone":
+        record.forget()
+        raise lifecycle.LifecycleError(f"VM {record.name} is gone (removed outside the harness); its record is removed")
+    if state != "running":
+        raise lifecycle.LifecycleError(f"VM {record.name} is {state}, not running: remove it with harness down --vm {record.name}")
+    namespace = record.namespace(args.namespace, args.scenario) if args.namespace else None
+    if namespace is None and args.scenario:
+        raise UsageError("--scenario picks the run of a --namespace: give --namespace too")
+    argv = lifecycle.ssh_argv(record, namespace=namespace, command=command or None, tty=sys.stdin.isatty())
+    if not shutil.which("ssh"):
+        raise lifecycle.LifecycleError("the ssh client is not installed: apt-get install openssh-client")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execvp("ssh", argv)   # as `vagrant ssh` does: the user's terminal talks to ssh itself
+
+
+def cmd_status(args) -> int:
+    from harness import lifecycle
+
+    records = lifecycle.load_records()
+    known = {r.domain for r in records if r.domain}
+    others = [d for d in lifecycle.harness_domains() if d not in known]
+    states = {r.name: r.state() for r in records}
+    for line in lifecycle.status_lines(records, states, others):
+        print(line)
+    return EXIT_OK
+
+
+def cmd_down(args) -> int:
+    from harness import lifecycle
+
+    records = lifecycle.load_records()
+    if args.vm or args.box:
+        records = [lifecycle.choose(records, vm=args.vm, box=args.box)] if args.vm else \
+            [r for r in records if r.box == args.box]
+    if not records:
+        print("no VMs to remove" + (f" of box {args.box}" if args.box else ""))
+        return EXIT_OK
+    status = EXIT_OK
+    for record in records:
+        if record.in_use:
+            _say(f"harness: VM {record.name} is in use by a harness run (pid {record.owner['pid']}): left alone")
+            status = EXIT_ERROR
+            continue
+        try:
+            lifecycle.destroy(record)
+        except lifecycle.LifecycleError as exc:
+            _say(f"harness: {exc}")
+            status = EXIT_ERROR
+            continue
+        print(f"removed VM {record.name} ({record.box})")
+    return status
+
+
 def cmd_box_build(args) -> int:
     from harness.box import build_box
 
@@ -451,7 +521,9 @@ def _add_target_args(p: argparse.ArgumentParser, default: str = "local (default)
                    help="vagrant: build (or reuse) a local libvirt box with this Debian kernel package")
     p.add_argument("--destroy", choices=["always", "passing", "never"],
                    help="vagrant: when to destroy the VM (default passing: keep it when a check fails)")
-    p.add_argument("--reuse", action="store_true", default=None, help="vagrant: run on the VM that is already up")
+    p.add_argument("--reuse", action="store_true", default=None,
+                   help="vagrant: run on the VM of the box that is kept (harness status lists them)")
+    p.add_argument("--vm", help="vagrant, with --reuse: which kept VM (when the box has several)")
     p.add_argument("--identity", help="ssh: private key file")
     p.add_argument("--known-hosts", dest="known_hosts", help="ssh: known_hosts file (default ~/.ssh/known_hosts)")
     p.add_argument("--ssh-config", dest="ssh_config",
@@ -531,6 +603,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-id", help="only this run's namespaces")
     p.set_defaults(func=cmd_clean)
 
+    p = _command(sub, "up", "start a VM to work in, with scenarios' namespaces set up in it; kept until harness down",
+                 "harness up --box-kernel linux-image-cloud-amd64 scenarios/vrf.yaml && harness ssh --namespace red-host",
+                 "Like netlab up: the VM (a copy of the box's booted snapshot, or a boot) stays, and so do the\n"
+                 "namespaces of every scenario given (their checks run and are reported as by harness run).\n"
+                 "With --vm NAME the scenarios are set up in that kept VM instead of a new one.")
+    p.add_argument("paths", nargs="*", metavar="FILE_OR_DIR", help="scenarios to set up (none: just the VM)")
+    p.add_argument("--box", help="the box to boot (default $HARNESS_BOX)")
+    p.add_argument("--box-kernel", dest="box_kernel",
+                   help="build (or reuse) a local libvirt box with this Debian kernel package")
+    p.add_argument("--vm", help="set the scenarios up in this kept VM (harness status lists them)")
+    p.add_argument("-v", "--verbose", action="store_true", help="show expected/observed for passing checks too")
+    p.set_defaults(func=cmd_up, json=None, report=False, bundle_dir=None, timings=False)
+
+    p = _command(sub, "ssh", "log in to a kept VM as root, or open a shell in one of its namespaces",
+                 "harness ssh --namespace client      (then: ip route, ping 192.168.100.1, exit)",
+                 "Runs the system ssh client (its host key checked against the one the harness pinned).\n"
+                 "The namespaces are those a failing run left in the VM it kept (--destroy passing), or\n"
+                 "those harness up set up; --namespace takes the scenario's name (client, not nh3fa2c1-client).\n"
+                 "A COMMAND after -- runs instead of a shell: harness ssh --namespace client -- ip route")
+    p.add_argument("--vm", help="the VM (harness status lists them); needed when several are kept")
+    p.add_argument("--box", help="the kept VM of this box")
+    p.add_argument("--namespace", metavar="NS", help="a shell inside this namespace of a kept run")
+    p.add_argument("--scenario", help="with --namespace: the scenario whose run it is, when several kept it")
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND", help="run this instead of a shell")
+    p.set_defaults(func=cmd_ssh)
+
+    p = _command(sub, "status", "list the VMs the harness started: kept, in use, left by a run that died",
+                 "harness status",
+                 "For each: its name, box, state, login, when it started and why it is kept (with the\n"
+                 "namespaces failing runs left in it). libvirt domains of netns-harness that have no record\n"
+                 "here (another user's, an older harness's) are named at the end and never touched.")
+    p.set_defaults(func=cmd_status)
+
+    p = _command(sub, "down", "remove kept VMs (all of them, or those --vm / --box name)",
+                 "harness down --vm netns-harness-bookworm-6.1",
+                 "A VM a running harness uses is left alone. Copies of a booted snapshot go through libvirt,\n"
+                 "booted VMs through vagrant destroy; the booted snapshots themselves stay.")
+    p.add_argument("--vm", help="only this VM")
+    p.add_argument("--box", help="only the VMs of this box")
+    p.set_defaults(func=cmd_down)
+
     p = _command(sub, "schema", "print the JSON Schema of scenario files or of --json results",
                  "harness schema scenario > scenarios/scenario.schema.json",
                  "Generated from the harness's own models. In a scenario file, a first line\n"
@@ -556,6 +669,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[list[str]] = None) -> int:
     """Entry point of the ``harness`` command; returns the exit code."""
+    from harness.lifecycle import LifecycleError
     from harness.targets.base import TargetError
 
     args = build_parser().parse_args(argv)
@@ -569,6 +683,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         _say(f"harness: {len(err.problems)} problem(s) found; nothing was run")
         return EXIT_ERROR
     except UsageError as err:
+        _say(f"harness: {err}")
+        return EXIT_ERROR
+    except LifecycleError as err:
         _say(f"harness: {err}")
         return EXIT_ERROR
     except TargetError as err:

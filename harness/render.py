@@ -325,13 +325,15 @@ def script_timeout(scenario: Scenario) -> float:
 
 
 def render(scenario: Scenario, run_id: Union[str, None] = None, capture_state: bool = False,
-           load_modules: tuple[str, ...] = ()) -> RenderedScenario:
+           load_modules: tuple[str, ...] = (), keep_namespaces: bool = False) -> RenderedScenario:
     """Render ``scenario`` for one run; ``run_id`` defaults to a fresh ``new_run_id()``.
 
     The run script keeps each namespace's state after a step whose checks look off (a
     check's screen says it does not hold), and when it stops on an error; ``capture_state``
     keeps it after every step. ``load_modules``: kernel modules the script loads first (only
-    on a disposable target: loading one changes the whole kernel).
+    on a disposable target: loading one changes the whole kernel). ``keep_namespaces``: a
+    run that ends normally leaves its namespaces (in a VM the harness may keep, for ``harness
+    ssh --namespace``); one stopped by an error or a signal still tears down.
 
     Raises ``ValueError`` for a run id that is not six hex digits, ``jinja2.TemplateError``
     when a template is broken (a harness bug, not bad input).
@@ -343,7 +345,7 @@ def render(scenario: Scenario, run_id: Union[str, None] = None, capture_state: b
     marker = ShellSafe(f"{MARKER_WORD}:{run_id}")
     context = script_context(scenario, {name: prefix + name for name in scenario.namespace_names()})
     context.update(run_id=run_id, prefix=prefix, marker=marker, capture_state=capture_state,
-                   load_modules=list(load_modules))
+                   load_modules=list(load_modules), keep_namespaces=keep_namespaces)
     env = environment()
     return RenderedScenario(
         scenario=scenario,

@@ -177,8 +177,10 @@ def run_scenario(
             result.status, result.reason = SKIP, "; ".join(reasons)
             return result
     disposable = target.disposable
+    # A VM the harness may keep after a failure keeps the run's namespaces too (harness.lifecycle).
+    keep = bool(getattr(target, "keeps_namespaces", False))
     rendered = render(scenario, run_id, capture_state=capture_state,
-                      load_modules=tuple(scenario.requires.modules) if disposable else ())
+                      load_modules=tuple(scenario.requires.modules) if disposable else (), keep_namespaces=keep)
     result.run_id = rendered.run_id
     start = time.monotonic()
     try:
@@ -209,13 +211,16 @@ def run_scenario(
     elif executed.exit_code != 0:
         result.status = ERROR
         result.reason = f"the run script exited {executed.exit_code}: {failed_change(rendered, executed.stderr)[-500:]}"
-    if result.status == ERROR:
+    left = keep and executed.exit_code == 0   # the script ended normally and left its namespaces
+    if result.status == ERROR and not left:
         _aftermath(target, result)
     known_bug = expected_failure(scenario, facts)
     if known_bug and result.status in (PASS, FAIL):
         # A declared known bug: failing is expected (XFAIL); passing is news (XPASS).
         result.status = XFAIL if result.status == FAIL else XPASS
         result.reason = f"expected failure: {known_bug}"
+    if left:
+        target.namespaces_left(result, rendered.namespaces)
     return result
 
 

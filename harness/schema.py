@@ -82,6 +82,9 @@ def results_schema() -> dict[str, Any]:
             "target": {"type": "object", "description": "the target's description and facts "
                                                         "(kernel, iproute2, ping, box, provider, ...)"},
             "summary": {"type": "string"},
+            "timings": {"type": "object", "additionalProperties": {"type": "number"},
+                        "description": "the run's phases in seconds: box, define, boot, ssh, snapshot, restore, "
+                                       "facts, destroy (summed over pytest-xdist workers), first_verdict"},
             "scenarios": {"type": "array", "items": {"$ref": "#/$defs/ScenarioResult"}},
         },
         "required": ["schema_version", "harness_version", "target", "summary", "scenarios"],

@@ -3,9 +3,12 @@
 Lifecycle: prerequisites are checked first (vagrant, provider plugin, libvirt daemon,
 box), ``vagrant up`` streams its progress, scripts run through ``SshTarget`` (one
 connection, parameters from ``vagrant ssh-config`` read with paramiko's ``SSHConfig``),
-and ``close`` destroys the VM per the destroy policy. Each box gets its own machine
-directory (``VAGRANT_DOTFILE_PATH``) and libvirt domain name, so VMs of different
-boxes can live side by side.
+and ``close`` destroys the VM per the destroy policy. Each box has up to
+``harness.lifecycle.MAX_VMS_PER_BOX`` VM slots, each with its own machine directory
+(``VAGRANT_DOTFILE_PATH``), libvirt domain name and booted snapshot; a run takes the first
+free slot, so runs of one box (two ``harness run``, pytest-xdist workers) and of different
+boxes live side by side. Every VM has a record (``harness.lifecycle``) from which a kept one is
+reached with ``harness ssh``, listed by ``harness status`` and removed by ``harness down``.
 
 With libvirt the first run of a box boots it once, gathers the facts (which also loads the
 kernel modules and warms the caches) and keeps a booted snapshot (``harness.snapshot``);
@@ -32,7 +35,7 @@ from typing import Callable, Iterator, Optional
 import paramiko
 import vagrant
 
-from harness import resources
+from harness import lifecycle, resources
 from harness.snapshot import DomainBusy, Snapshot, SnapshotError, domain_state, file_identity, snapshot_key, virsh
 from harness.targets.base import ExecResult, Target, TargetError
 from harness.targets.ssh import SshTarget
@@ -68,8 +71,10 @@ class VagrantTarget(Target):
     ``destroy``: ``always``, ``passing`` (default: keep the VM when a check failed, and say
     how to log in) or ``never``. ``reuse``: run on the VM that is already up for this box.
     ``snapshot``: restore libvirt VMs from a booted snapshot (default: yes unless
-    ``$HARNESS_SNAPSHOT`` is off). Raises ``TargetError`` (from ``run``) with an actionable
-    message when a prerequisite is missing, the VM cannot come up, or it dies.
+    ``$HARNESS_SNAPSHOT`` is off). ``vm``: with ``reuse``, the kept VM to run on (a name
+    ``harness status`` lists). ``keep_all`` (``harness up``): keep the VM and every run's
+    namespaces. Raises ``TargetError`` (from ``run``) with an actionable message when a
+    prerequisite is missing, the VM cannot come up, or it dies.
     """
 
     name = "vagrant"
@@ -85,6 +90,8 @@ class VagrantTarget(Target):
         vagrant_dir: Optional[str] = None,
         progress: Optional[Callable[[str], None]] = None,
         snapshot: Optional[bool] = None,
+        vm: Optional[str] = None,
+        keep_all: bool = False,
         **_ignored,
     ):
         self.box_kernel = box_kernel or os.environ.get("HARNESS_BOX_KERNEL") or None
@@ -99,8 +106,18 @@ class VagrantTarget(Target):
         self.root = Path(vagrant_dir or os.environ.get("HARNESS_VAGRANT_DIR") or resources.vagrant_dir())
         self.progress = progress or (lambda line: print(line, file=sys.stderr, flush=True))
         self.snapshots = snapshots_wanted(os.environ) if snapshot is None else snapshot
+        self.vm = vm.removesuffix("_default") if vm else None
+        if self.vm and not self.reuse:
+            raise TargetError("--vm names a kept VM to run on: give --reuse too")
+        self.keep_all = keep_all
+        self.slot = 0
+        self._lease: Optional[lifecycle.Lease] = None
+        self._record: Optional[lifecycle.VmRecord] = None
+        self._runs_left: list[lifecycle.KeptRun] = []   # runs whose namespaces are still in this VM
+        self._kept_earlier: Optional[str] = None        # a VM this target kept before (--isolate scenario)
         if self.box_kernel:
             self.provider = self.provider or "libvirt"
+        self._box_given = bool(box or self.box_kernel or os.environ.get("HARNESS_BOX"))
         self._use_box(box or os.environ.get("HARNESS_BOX") or DEFAULT_BOX)
         self._ssh: Optional[SshTarget] = None
         self._created = False
@@ -110,15 +127,15 @@ class VagrantTarget(Target):
         self._copy: Optional[Snapshot] = None   # the snapshot the running VM was restored from
         self.timings: dict[str, float] = {}
 
-    def _use_box(self, box: str) -> None:
-        """Point the Vagrantfile, the machine directory and the VM name at ``box``."""
-        self.box, self.slug = box, box_slug(box)
-        vm_name = self.slug if self.slug.startswith("netns-harness") else f"netns-harness-{self.slug}"
+    def _use_box(self, box: str, slot: int = 0) -> None:
+        """Point the Vagrantfile, the machine directory and the VM name at ``box`` and VM slot ``slot``."""
+        self.box, self.slug, self.slot = box, box_slug(box), slot
+        self.vm_name = vm_name = lifecycle.vm_name(self.slug, slot)
         self.env = {
             **os.environ,
             "HARNESS_BOX": self.box,
             "HARNESS_VM_NAME": vm_name,
-            "VAGRANT_DOTFILE_PATH": str(self.root / ".vagrant" / self.slug),
+            "VAGRANT_DOTFILE_PATH": str(self.root / ".vagrant" / (self.slug if slot == 0 else vm_name)),
         }
         self.domain = f"{vm_name}_default"   # vagrant-libvirt's name: default_prefix + machine name
         if self.provider:
@@ -150,7 +167,7 @@ class VagrantTarget(Target):
             info = build_box(kernel_package=self.box_kernel, progress=self.progress)
         except BoxBuildError as exc:
             raise TargetError(f"building the box for {self.box_kernel} failed: {exc}") from None
-        self._use_box(info.name)
+        self._use_box(info.name, self.slot)
 
     # -- prerequisites -----------------------------------------------------------------
 
@@ -208,33 +225,174 @@ class VagrantTarget(Target):
         with self._phase("box"):
             if self.box_kernel:
                 self._build_box()
+        if self.reuse:
+            self._up_reuse()
+            return
+        if self._uses_libvirt():
+            self._check_libvirt()
+        self._claim_slot()
+        self._start()
+
+    def _start(self) -> None:
+        """Start a VM in the claimed slot: a copy of its booted snapshot, or a boot."""
         snapshot = self._snapshot()
         if snapshot is None:
             self.check_prerequisites()
-        else:
-            self._check_libvirt()
-        state = self._state()
-        if self.reuse:
-            if state != "running":
-                raise TargetError(f"--reuse: no running VM for box {self.box} (state: {state}); run without --reuse")
-            self.progress(f"reusing the running VM for box {self.box}")
-            if snapshot is not None and snapshot.meta and snapshot.is_copy_running():
-                self._copy = snapshot
-                self._ssh = self._copy_ssh(snapshot)
-            else:
-                if not self._box_info:
-                    self.check_prerequisites()
-                self._ssh = self._connect()
-            return
-        if state not in ("not_created", "unknown"):
-            raise TargetError(
-                f"a VM for box {self.box} already exists (state: {state}), perhaps kept after a failure: "
-                f"run on it with --reuse, or remove it with: {self.destroy_command()}")
         self._created = True  # from here on a half-made VM may exist: close() must look
         if snapshot is not None:
             self._start_from_snapshot(snapshot)
         else:
             self._boot()
+        self._new_record()
+
+    # -- VM slots and records (harness.lifecycle) ------------------------------------------
+
+    def _claim_slot(self) -> None:
+        """Take the first VM slot of the box that no run holds and no VM occupies (a kept one,
+        another checkout's). Raises ``TargetError`` when every slot is taken."""
+        for slot in range(lifecycle.MAX_VMS_PER_BOX):
+            self._use_box(self.box, slot)
+            lease = lifecycle.Lease.take(self.vm_name)
+            if lease is None:
+                continue
+            if self._slot_occupied():
+                lease.release()
+                continue
+            self._lease = lease
+            if slot:
+                self.progress(f"VM slot {slot + 1} of box {self.box} ({self.vm_name}): the first "
+                              f"{'is' if slot == 1 else 'are'} in use or kept (harness status)")
+            return
+        self._use_box(self.box, 0)
+        raise TargetError(f"all {lifecycle.MAX_VMS_PER_BOX} VMs of box {self.box} are in use or kept: "
+                          "`harness status` lists them, `harness down` removes kept ones")
+
+    def _slot_occupied(self) -> bool:
+        record = lifecycle.load_record(self.vm_name)
+        if record is not None:
+            if record.state() != "gone":
+                return True
+            record.forget()   # its VM was removed behind the harness's back (virsh destroy, a reboot)
+        if self._uses_libvirt() and shutil.which("virsh"):
+            return domain_state(self.domain) != "not_created"
+        return self._vagrant_machine() and self._state() not in ("not_created", "unknown")
+
+    def _up_reuse(self) -> None:
+        """Connect to the kept VM of this box (``--vm`` picks one), without starting anything."""
+        records = lifecycle.load_records()
+        if self.vm is None and not [r for r in records if r.box == self.box] and self._state() == "running":
+            self._reuse_unrecorded()
+            return
+        try:
+            # --vm alone names the VM, whatever its box; without --vm, the box's one kept VM.
+            record = lifecycle.choose(records, vm=self.vm, box=self.box if self._box_given or not self.vm else None)
+        except lifecycle.LifecycleError as exc:
+            raise TargetError(f"--reuse: {exc}") from None
+        if record.box != self.box:
+            self._use_box(record.box)
+        state = record.state()
+        if state != "running":
+            raise TargetError(f"--reuse: VM {record.name} of box {self.box} is {state}; remove it with: "
+                              f"harness down --vm {record.name}")
+        if record.in_use:
+            raise TargetError(f"--reuse: VM {record.name} is in use by another harness run (pid "
+                              f"{record.owner['pid']}); wait for it, or run without --reuse (a VM of its own)")
+        self._use_box(self.box, record.slot)
+        self._record = record
+        self._runs_left = list(record.runs)
+        self.progress(f"reusing the running VM {record.name} (box {self.box})")
+        if record.clone_disk:
+            self._copy = self._snapshot() or Snapshot(self.domain)
+            self._ssh = self._copy_ssh(self._copy)
+        else:
+            if not self._box_info:
+                self.check_prerequisites()
+            self._ssh = self._connect()
+        record.owner = lifecycle.this_process()
+        record.save()
+
+    def _reuse_unrecorded(self) -> None:
+        """A running VM in slot 0 with no record (kept by a harness before records): run on it."""
+        self.progress(f"reusing the running VM {self.vm_name} (box {self.box})")
+        snapshot = self._snapshot()
+        if snapshot is not None and snapshot.meta and snapshot.is_copy_running():
+            self._copy = snapshot
+            self._ssh = self._copy_ssh(snapshot)
+        else:
+            if not self._box_info:
+                self.check_prerequisites()
+            self._ssh = self._connect()
+        self._new_record()
+
+    def _new_record(self) -> None:
+        """Record the VM just started (in use by this process) for harness ssh, status and down."""
+        copy = self._copy
+        self._record = lifecycle.VmRecord(
+            name=self.vm_name, box=self.box, slot=self.slot, provider=self.provider,
+            started="snapshot restore" if copy else "boot", ssh=dict(self._conn),
+            known_hosts=str(copy.known_hosts if copy else self._known_hosts_file()),
+            domain=self.domain if self._uses_libvirt() else None,
+            clone_disk=str(copy.clone_disk) if copy else None,
+            vagrant_dir=None if copy else str(self.root),
+            vagrant_env={} if copy else {k: self.env[k] for k in
+                                         ("HARNESS_BOX", "HARNESS_VM_NAME", "VAGRANT_DOTFILE_PATH",
+                                          "VAGRANT_DEFAULT_PROVIDER") if self.env.get(k)},
+            owner=lifecycle.this_process(),
+        )
+        self._record.save()
+
+    def _known_hosts_file(self) -> Path:
+        return lifecycle.vms_dir() / f"{self.vm_name}.known_hosts"
+
+    @property
+    def keeps_namespaces(self) -> bool:
+        """Whether runs leave their namespaces when they end normally (``harness.runner`` asks):
+        when this VM may be kept (``--destroy passing`` or ``never``, ``harness up``). ``close``
+        removes those of passing runs when it keeps the VM; a destroyed VM takes them all."""
+        return self.keep_all or self.destroy_policy != "always"
+
+    def namespaces_left(self, result, namespaces: dict[str, str]) -> None:
+        """A run ended and left its namespaces (``namespaces``: scenario name -> real name) in the VM."""
+        self._runs_left.append(lifecycle.KeptRun(run_id=result.run_id, scenario=result.name, file=str(result.file),
+                                                 status=result.status, namespaces=dict(namespaces)))
+
+    def _worth_keeping(self) -> list[lifecycle.KeptRun]:
+        return [run for run in self._runs_left if self.keep_all or run.status in lifecycle.KEPT_STATUSES]
+
+    def _keep(self, why: str) -> None:
+        """Keep the running VM: remove the namespaces of runs that passed, record it as kept, say how to reach it."""
+        kept = self._worth_keeping()
+        drop = [name for run in self._runs_left if run not in kept for name in run.namespaces.values()]
+        if drop and self._ssh is not None:
+            try:
+                self._ssh.run(lifecycle.remove_namespaces_script(drop), timeout=60)
+            except TargetError as exc:
+                self.progress(f"the namespaces of passing runs stay in the kept VM ({exc})")
+        self._drop_ssh()
+        if self._record is not None:
+            self._record.owner, self._record.kept, self._record.runs = None, why, kept
+            self._record.save()
+        name = self.vm_name
+        if self.keep_all:
+            self.progress(f"VM {name} is up until `harness down`. Log in:  harness ssh --vm {name}")
+        else:
+            self.progress(f"VM {name} kept ({why}). Log in:  harness ssh --vm {name}")
+        if kept:
+            names = sorted({ns for run in kept for ns in run.namespaces})
+            self.progress(f"  its namespaces ({', '.join(run.scenario for run in kept)}):  "
+                          f"harness ssh --vm {name} --namespace {names[0]}   ({', '.join(names)})")
+        self.progress(f"  re-run on it:  harness run --target vagrant --box {self.box} --reuse --vm {name} SCENARIOS")
+        self.progress(f"  remove it:     harness down --vm {name}")
+
+    def _forget_record(self) -> None:
+        if self._record is not None:
+            self._record.forget()
+            self._record = None
+
+    def _release_slot(self) -> None:
+        if self._lease is not None:
+            self._lease.release()
+            self._lease = None
 
     # -- booted snapshots --------------------------------------------------------------
 
@@ -316,8 +474,10 @@ class VagrantTarget(Target):
         self.progress(f"saving a booted snapshot of {self.box} (later runs restore it instead of booting) ...")
         with self._phase("snapshot"):
             snapshot.create(key, ssh=self._conn, facts_key=facts_key(KNOWN_TOOLS), facts=facts, describe=describe)
-            # The domain now lives on as the snapshot: Vagrant's record of it is stale.
+            # The domain now lives on as the snapshot: Vagrant's record of it is stale, and so is
+            # the host key pinned for the booted VM (copies answer with the snapshot's).
             shutil.rmtree(self.env["VAGRANT_DOTFILE_PATH"], ignore_errors=True)
+            self._known_hosts_file().unlink(missing_ok=True)
 
     def _restore(self, snapshot: Snapshot) -> None:
         self.progress(f"restoring {self.box} from its booted snapshot ...")
@@ -365,18 +525,35 @@ class VagrantTarget(Target):
         return None
 
     def fresh(self) -> None:
-        """Give what runs next a fresh VM: a new copy of the booted snapshot (or a new boot)."""
+        """Give what runs next a fresh VM: a new copy of the booted snapshot (or a new boot).
+
+        The first VM that holds a failing run's namespaces is kept when the policy keeps
+        failures (``passing``, ``never``), and the runs go on in a VM of another slot.
+        """
         if self._ssh is None:
             return
+        if self._worth_keeping() and self._kept_earlier is None and self.destroy_policy != "always" \
+                and not self.reuse:
+            self._kept_earlier = self.vm_name
+            self._keep(self._why_kept(passed=False))
+            self._record, self._runs_left, self._copy, self._created = None, [], None, False
+            self._release_slot()
+            self._claim_slot()
+            self._start()
+            return
+        self._runs_left = []
         self._drop_ssh()
         if self._copy is not None:
             with self._phase("destroy"):
                 self._copy.destroy_copy()
             with self._copy.locked():
                 self._restore(self._copy)
+            self._forget_record()
+            self._new_record()
             return
         self.destroy()
-        self._up()
+        self._forget_record()
+        self._start()
 
     # -- booting -------------------------------------------------------------------------
 
@@ -432,8 +609,19 @@ class VagrantTarget(Target):
         # Boxes built here let Vagrant's key log in as root: no sudo per script.
         user = "root" if self._box_stamp().get("root_login") else config.get("user", "vagrant")
         self._conn = {"host": host, "port": int(port), "user": user, "identity": identities}
-        # The VM is ours and new: its host key cannot be known beforehand.
-        return SshTarget(host, port=int(port), user=user, identity=identities, insecure=True)
+        known_hosts = self._known_hosts_file()
+        if self._record is None or not known_hosts.is_file():
+            # The VM is ours and new: its host key is whatever it offers now. Pinned from here on,
+            # for this run's connection and for `harness ssh`.
+            from harness.snapshot import fetch_host_key, known_hosts_line
+
+            try:
+                key = fetch_host_key(host, int(port))
+            except (OSError, paramiko.SSHException) as exc:
+                raise TargetError(f"reading the VM's SSH host key at {host}:{port} failed: {exc}") from None
+            known_hosts.parent.mkdir(parents=True, exist_ok=True)
+            known_hosts.write_text(known_hosts_line(host, int(port), key))
+        return SshTarget(host, port=int(port), user=user, identity=identities, known_hosts=str(known_hosts))
 
     def _box_stamp(self) -> dict:
         from harness.box import added_box_stamp
@@ -465,18 +653,16 @@ class VagrantTarget(Target):
         return " ".join(f"{k}={shlex.quote(self.env[k])}" for k in ("HARNESS_BOX", "HARNESS_VM_NAME", "VAGRANT_DOTFILE_PATH"))
 
     def destroy_command(self) -> str:
+        """How to remove this VM by hand: ``harness down`` when it has a record, else libvirt's or Vagrant's command."""
+        if lifecycle.load_record(self.vm_name) is not None:
+            return f"harness down --vm {self.vm_name}"
         snapshot = self._copy or self._snapshot()
         if snapshot is not None and snapshot.is_copy_running():
             return snapshot.destroy_command()
         return f"cd {shlex.quote(str(self.root))} && {self._vagrant_env()} vagrant destroy -f"
 
     def login_hint(self) -> str:
-        if self._copy is not None:
-            c = self._conn
-            keys = " ".join(f"-i {shlex.quote(k)}" for k in c["identity"])
-            return (f"ssh {keys} -o UserKnownHostsFile={shlex.quote(str(self._copy.known_hosts))} "
-                    f"-p {c['port']} {c['user']}@{c['host']}")
-        return f"cd {shlex.quote(str(self.root))} && {self._vagrant_env()} vagrant ssh"
+        return f"harness ssh --vm {self.vm_name}"
 
     def destroy(self) -> None:
         """Destroy the VM if there is one (half-created ones included): a restored copy via libvirt,
@@ -495,30 +681,58 @@ class VagrantTarget(Target):
                               f"remove it by hand: {self.destroy_command()}")
 
     def close(self) -> None:
-        """Close SSH, then destroy or keep the VM per the policy (and say how to reach a kept one)."""
-        self._drop_ssh()
-        if not (self._created or self.reuse):
-            return
-        keep = self.destroy_policy == "never" or (self.destroy_policy == "passing" and self._passed is False)
-        # A reused VM that ran no scenarios (e.g. `harness clean`) stays as it was.
-        keep = keep or (self.reuse and self._passed is None and self.destroy_policy != "always")
-        if keep:
-            if self._state() == "running":
-                self.progress(f"VM kept (--destroy {self.destroy_policy}). Log in:  {self.login_hint()}")
-                self.progress(f"  re-run on it:  harness run --target vagrant --box {self.box} --reuse SCENARIOS")
-                self.progress(f"  remove it:     {self.destroy_command()}")
-            return
-        self.destroy()
+        """Destroy or keep the VM per the policy (and say how to reach a kept one); close SSH."""
+        try:
+            if not (self._created or self.reuse):
+                return
+            if self._keeps_vm() and self._state() == "running":
+                if self._record is None:   # it never answered SSH: Vagrant's own commands reach it
+                    self.progress(f"VM {self.vm_name} kept (--destroy {self.destroy_policy}) before it answered "
+                                  f"SSH. Log in:  cd {shlex.quote(str(self.root))} && {self._vagrant_env()} vagrant ssh")
+                    self.progress(f"  remove it:     {self.destroy_command()}")
+                    return
+                self._keep(self._why_kept(self._passed))
+                return
+            self._drop_ssh()
+            if self._keeps_vm():
+                return
+            self.destroy()
+            self._forget_record()
+        finally:
+            self._drop_ssh()
+            self._release_slot()
+
+    def _keeps_vm(self) -> bool:
+        if self.keep_all or self.destroy_policy == "never":
+            return True
+        if self.reuse and self._passed is None and self.destroy_policy != "always":
+            return True   # a reused VM that ran no scenarios (e.g. `harness clean`) stays as it was
+        if self.destroy_policy != "passing" or self._passed is not False:
+            return False
+        # After --isolate scenario kept the first failing scenario's VM, this one only if it holds one too.
+        return self._kept_earlier is None or bool(self._worth_keeping())
+
+    def _why_kept(self, passed: Optional[bool]) -> str:
+        if self.keep_all:
+            return "harness up"
+        if self.reuse and self._record is not None and self._record.kept and passed is None:
+            return self._record.kept
+        failing = [run.scenario for run in self._runs_left if run.status in lifecycle.KEPT_STATUSES]
+        if passed is False:
+            what = f"failed: {', '.join(failing)}" if failing else "the run failed"
+            return f"--destroy {self.destroy_policy}; {what}"
+        return f"--destroy {self.destroy_policy}"
 
     def describe(self) -> dict:
         """Box, version, provider, Vagrant and provider versions (asked once: each vagrant call costs ~1 s),
-        and how the VM started (``started``: ``boot`` or ``snapshot restore``)."""
+        how the VM started (``started``: ``boot`` or ``snapshot restore``) and its name (``vm``)."""
         if self._copy is not None:
             made = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self._copy.meta.get("created", 0)))
-            return {**self._copy.meta.get("describe", {}), "started": "snapshot restore", "snapshot_created": made}
+            return {**self._copy.meta.get("describe", {}), "started": "snapshot restore", "snapshot_created": made,
+                    "vm": self.vm_name}
         if self._description is None or self._description.get("box") != self._box_info.get("box"):
             self._description = self._ask_versions()
-        return {**self._description, "started": "boot"}
+        return {**self._description, "started": "boot", "vm": self.vm_name}
 
     def _ask_versions(self) -> dict:
         info = {"target": "vagrant", **self._box_info}
