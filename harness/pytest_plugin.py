@@ -85,6 +85,7 @@ class SessionState:
     facts_s: Optional[float] = None            # seconds the facts took (the target's own phases aside)
     first_verdict_at: Optional[float] = None   # epoch seconds of this process's first scenario result
     ran_scenarios: int = 0                     # scenarios run on the session target (for --harness-isolate)
+    kept: list = field(default_factory=list)   # how to reach the VMs kept (this process's and the workers')
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -330,7 +331,7 @@ def _session_target(config: pytest.Config):
     if state.target is None:
         spec = setting(config, "harness_target") or "local"
         options = {key: setting(config, f"harness_{key}")
-                   for key in ("box", "box_kernel", "destroy", "reuse", "identity", "known_hosts")}
+                   for key in ("box", "box_kernel", "destroy", "reuse", "vm", "identity", "known_hosts")}
         try:
             state.target = get_target(spec, **{k: v for k, v in options.items() if v is not None})
             # Booting a VM takes a while: show its progress live, not in the captured output.
@@ -396,12 +397,26 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     finally:
         # Closed first: the VM's destroy is a phase of the timings too (as with `harness run`).
         _close_target(state)
+    state.kept += getattr(state.target, "kept_hints", [])
     if hasattr(config, "workerinput"):  # an xdist worker: the controller writes the file
-        if state.results:
+        if state.results or state.kept:
             config.workeroutput[_WORKER_OUTPUT_KEY] = json.dumps(
-                {"results": [r.to_dict() for r in state.results], "target": target, "timings": _timings(state)})
+                {"results": [r.to_dict() for r in state.results], "target": target, "timings": _timings(state),
+                 "kept": state.kept})
     elif setting(config, "harness_json"):
         _write_results(config, state, target)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """Kept VMs (``--harness-destroy passing`` after a failure, or ``never``) and how to reach them."""
+    state = config.stash.get(_STATE, None)
+    if state is None:
+        return
+    kept = state.kept + [line for shipped in state.shipped for line in shipped.get("kept", [])]
+    if kept:
+        terminalreporter.section("netns-harness: kept VMs")
+        for line in kept:
+            terminalreporter.line(line)
 
 
 def _close_target(state: SessionState) -> None:

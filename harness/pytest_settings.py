@@ -24,7 +24,8 @@ OPTIONS = [
     ("--harness-destroy", "harness_destroy",
      "vagrant: when to destroy the VM: always, passing (default: keep it when a check failed), never",
      "choice:always,passing,never"),
-    ("--harness-reuse", "harness_reuse", "vagrant: run on the VM that is already up", "bool"),
+    ("--harness-reuse", "harness_reuse", "vagrant: run on the VM of the box that is kept (harness status)", "bool"),
+    ("--harness-vm", "harness_vm", "vagrant, with --harness-reuse: which kept VM, when the box has several", "str"),
     ("--harness-isolate", "harness_isolate",
      "vagrant: one VM for the whole session (run, default), or a fresh copy of the booted snapshot for "
      "every scenario (scenario)", "choice:run,scenario"),

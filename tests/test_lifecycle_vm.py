@@ -89,7 +89,7 @@ def test_a_failing_run_keeps_its_vm_and_namespaces_for_harness_ssh(box, tmp_path
 
         status = harness("status")
         [line] = [line for line in status.stdout.splitlines() if line.startswith(name + " ")]
-        assert " kept " in line and line.endswith("namespaces: client-gateway-server FAIL (server, gateway, client)")
+        assert " kept " in line and line.endswith("namespaces: client-gateway-server FAIL (client, gateway, server)")
 
         # The topology as the failing run left it, after its last step.
         inside = harness("ssh", "--vm", name, "--namespace", "client", "--", "ip", "route", "show", "default")
@@ -162,6 +162,8 @@ def test_xdist_workers_get_a_vm_each(box, tmp_path):
         assert sorted(r.box for r in new) == [box, box], [r.name for r in new]
         # Passing runs leave no namespaces in a kept VM.
         assert [(r.kept, r.runs, r.owner) for r in new] == [("--destroy never", [], None)] * 2
+        summary = run.stdout[run.stdout.index("netns-harness: kept VMs"):]
+        assert all(f"VM {r.name} kept (--destroy never). Log in:  harness ssh --vm {r.name}" in summary for r in new)
         document = json.loads((tmp_path / "out.json").read_text())
         assert sorted(s["name"] for s in document["scenarios"]) == ["loopback", "veth-pair"]
         timings = document["timings"]

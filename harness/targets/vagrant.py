@@ -115,6 +115,7 @@ class VagrantTarget(Target):
         self._record: Optional[lifecycle.VmRecord] = None
         self._runs_left: list[lifecycle.KeptRun] = []   # runs whose namespaces are still in this VM
         self._kept_earlier: Optional[str] = None        # a VM this target kept before (--isolate scenario)
+        self.kept_hints: list[str] = []                 # what it said about the VMs it kept (pytest repeats it)
         if self.box_kernel:
             self.provider = self.provider or "libvirt"
         self._box_given = bool(box or self.box_kernel or os.environ.get("HARNESS_BOX"))
@@ -280,15 +281,17 @@ class VagrantTarget(Target):
     def _up_reuse(self) -> None:
         """Connect to the kept VM of this box (``--vm`` picks one), without starting anything."""
         records = lifecycle.load_records()
-        if self.vm is None and not [r for r in records if r.box == self.box] and self._state() == "running":
+        if self.vm is None and not [r for r in records if r.box == self.box] and self._box_given \
+                and self._state() == "running":
             self._reuse_unrecorded()
             return
         try:
-            # --vm alone names the VM, whatever its box; without --vm, the box's one kept VM.
-            record = lifecycle.choose(records, vm=self.vm, box=self.box if self._box_given or not self.vm else None)
+            # The kept VM named (--vm), of the box given, or the only one kept.
+            record = lifecycle.choose(records, vm=self.vm, box=self.box if self._box_given else None)
         except lifecycle.LifecycleError as exc:
             raise TargetError(f"--reuse: {exc}") from None
         if record.box != self.box:
+            self.provider = self.provider or record.provider
             self._use_box(record.box)
         state = record.state()
         if state != "running":
@@ -303,13 +306,24 @@ class VagrantTarget(Target):
         self.progress(f"reusing the running VM {record.name} (box {self.box})")
         if record.clone_disk:
             self._copy = self._snapshot() or Snapshot(self.domain)
-            self._ssh = self._copy_ssh(self._copy)
-        else:
-            if not self._box_info:
-                self.check_prerequisites()
-            self._ssh = self._connect()
+        elif not self._box_info:
+            self.check_prerequisites()   # the box's version and provider, for describe()
+        self._ssh = self._connect_recorded(record)
         record.owner = lifecycle.this_process()
         record.save()
+
+    def _connect_recorded(self, record: lifecycle.VmRecord) -> SshTarget:
+        """Connect to a kept VM with its record's login and pinned host key."""
+        ssh = record.ssh
+        self._conn = dict(ssh)
+        target = SshTarget(ssh["host"], port=int(ssh["port"]), user=ssh["user"], identity=ssh["identity"],
+                           known_hosts=record.known_hosts)
+        with self._phase("ssh"):
+            result = self._first_command(target, wait_s=5)
+        if result.exit_code != 0:
+            target.close()
+            raise TargetError(f"the kept VM {record.name} did not take commands: {result.stderr.strip()}")
+        return target
 
     def _reuse_unrecorded(self) -> None:
         """A running VM in slot 0 with no record (kept by a harness before records): run on it."""
@@ -334,9 +348,9 @@ class VagrantTarget(Target):
             domain=self.domain if self._uses_libvirt() else None,
             clone_disk=str(copy.clone_disk) if copy else None,
             vagrant_dir=None if copy else str(self.root),
-            vagrant_env={} if copy else {k: self.env[k] for k in
-                                         ("HARNESS_BOX", "HARNESS_VM_NAME", "VAGRANT_DOTFILE_PATH",
-                                          "VAGRANT_DEFAULT_PROVIDER") if self.env.get(k)},
+            # What the Vagrantfile and Vagrant read, for `harness down`'s vagrant destroy.
+            vagrant_env={} if copy else {k: v for k, v in self.env.items()
+                                         if k.startswith(("HARNESS_", "VAGRANT_")) and v},
             owner=lifecycle.this_process(),
         )
         self._record.save()
@@ -374,15 +388,18 @@ class VagrantTarget(Target):
             self._record.save()
         name = self.vm_name
         if self.keep_all:
-            self.progress(f"VM {name} is up until `harness down`. Log in:  harness ssh --vm {name}")
+            lines = [f"VM {name} is up until `harness down`. Log in:  harness ssh --vm {name}"]
         else:
-            self.progress(f"VM {name} kept ({why}). Log in:  harness ssh --vm {name}")
+            lines = [f"VM {name} kept ({why}). Log in:  harness ssh --vm {name}"]
         if kept:
             names = sorted({ns for run in kept for ns in run.namespaces})
-            self.progress(f"  its namespaces ({', '.join(run.scenario for run in kept)}):  "
-                          f"harness ssh --vm {name} --namespace {names[0]}   ({', '.join(names)})")
-        self.progress(f"  re-run on it:  harness run --target vagrant --box {self.box} --reuse --vm {name} SCENARIOS")
-        self.progress(f"  remove it:     harness down --vm {name}")
+            lines.append(f"  its namespaces ({', '.join(run.scenario for run in kept)}):  "
+                         f"harness ssh --vm {name} --namespace {names[0]}   ({', '.join(names)})")
+        lines.append(f"  re-run on it:  harness run --target vagrant --box {self.box} --reuse --vm {name} SCENARIOS")
+        lines.append(f"  remove it:     harness down --vm {name}")
+        for line in lines:
+            self.progress(line)
+        self.kept_hints += lines
 
     def _forget_record(self) -> None:
         if self._record is not None:
