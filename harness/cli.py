@@ -116,12 +116,15 @@ environment:
   HARNESS_MEMORY, HARNESS_CPUS  the VM's MiB and vCPUs (default 1024, 1)
   HARNESS_VAGRANT_DIR       where to run vagrant (default: ./Vagrantfile if present, else the packaged one)
   HARNESS_CACHE_DIR         where built boxes are cached
+  XDG_STATE_HOME            where the records of kept VMs live (default ~/.local/state/netns-harness/vms)
   NO_COLOR                  set (not empty): no colour; output that is not a terminal never has any
 
 examples:
   harness init                                  a scenarios/ folder, an example and a noxfile
   sudo harness run scenarios/                   run every scenario on this machine
-  harness run scenarios/ --target vagrant       ... in a disposable VM
+  harness run scenarios/ --target vagrant       ... in a disposable VM (kept when a check fails)
+  harness ssh --namespace client                a shell in a namespace the failing run left in it
+  harness status; harness down                  the VMs kept, and remove them
   harness <command> --help                      a command's options and an example
 """
 

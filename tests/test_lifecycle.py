@@ -1,7 +1,6 @@
 """Kept VMs without a VM: records, slots, the ssh command line against a real sshd on loopback,
 and run scripts that keep their namespaces. The same commands on real VMs: tests/test_lifecycle_vm.py."""
 
-import json
 import os
 import shutil
 import subprocess

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import REPO, SCENARIOS
+from conftest import SCENARIOS
 
 KERNEL = os.environ.get("HARNESS_TEST_BOX_KERNEL", "linux-image-cloud-amd64")
 

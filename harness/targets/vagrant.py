@@ -395,7 +395,7 @@ class VagrantTarget(Target):
             names = sorted({ns for run in kept for ns in run.namespaces})
             lines.append(f"  its namespaces ({', '.join(run.scenario for run in kept)}):  "
                          f"harness ssh --vm {name} --namespace {names[0]}   ({', '.join(names)})")
-        lines.append(f"  re-run on it:  harness run --target vagrant --box {self.box} --reuse --vm {name} SCENARIOS")
+        lines.append(f"  re-run on it:  harness run --target vagrant --reuse --vm {name} SCENARIOS")
         lines.append(f"  remove it:     harness down --vm {name}")
         for line in lines:
             self.progress(line)
@@ -626,18 +626,17 @@ class VagrantTarget(Target):
         # Boxes built here let Vagrant's key log in as root: no sudo per script.
         user = "root" if self._box_stamp().get("root_login") else config.get("user", "vagrant")
         self._conn = {"host": host, "port": int(port), "user": user, "identity": identities}
-        known_hosts = self._known_hosts_file()
-        if self._record is None or not known_hosts.is_file():
-            # The VM is ours and new: its host key is whatever it offers now. Pinned from here on,
-            # for this run's connection and for `harness ssh`.
-            from harness.snapshot import fetch_host_key, known_hosts_line
+        # The VM is ours and new: its host key is whatever it offers now. Pinned from here on, for
+        # this run's connection and for `harness ssh` (kept VMs are reached through their record).
+        from harness.snapshot import fetch_host_key, known_hosts_line
 
-            try:
-                key = fetch_host_key(host, int(port))
-            except (OSError, paramiko.SSHException) as exc:
-                raise TargetError(f"reading the VM's SSH host key at {host}:{port} failed: {exc}") from None
-            known_hosts.parent.mkdir(parents=True, exist_ok=True)
-            known_hosts.write_text(known_hosts_line(host, int(port), key))
+        try:
+            key = fetch_host_key(host, int(port))
+        except (OSError, paramiko.SSHException) as exc:
+            raise TargetError(f"reading the VM's SSH host key at {host}:{port} failed: {exc}") from None
+        known_hosts = self._known_hosts_file()
+        known_hosts.parent.mkdir(parents=True, exist_ok=True)
+        known_hosts.write_text(known_hosts_line(host, int(port), key))
         return SshTarget(host, port=int(port), user=user, identity=identities, known_hosts=str(known_hosts))
 
     def _box_stamp(self) -> dict:
