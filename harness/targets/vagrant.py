@@ -701,7 +701,8 @@ class VagrantTarget(Target):
         try:
             if not (self._created or self.reuse):
                 return
-            if self._keeps_vm() and self._state() == "running":
+            state = self._state()
+            if self._keeps_vm() and state == "running":
                 if self._record is None:   # it never answered SSH: Vagrant's own commands reach it
                     self.progress(f"VM {self.vm_name} kept (--destroy {self.destroy_policy}) before it answered "
                                   f"SSH. Log in:  cd {shlex.quote(str(self.root))} && {self._vagrant_env()} vagrant ssh")
@@ -711,6 +712,11 @@ class VagrantTarget(Target):
                 return
             self._drop_ssh()
             if self._keeps_vm():
+                if self._record is not None and state == "not_created":
+                    self._forget_record()   # it died and took itself away (a restored copy is transient)
+                elif self._record is not None:
+                    self._record.owner, self._record.kept = None, f"{self._why_kept(self._passed)}; {state}"
+                    self._record.save()
                 return
             self.destroy()
             self._forget_record()
