@@ -717,5 +717,18 @@ def main(argv: Optional[list[str]] = None) -> int:
             signal.signal(sig, handler)
 
 
-if __name__ == "__main__":
+def entry() -> None:
+    """The ``harness`` program: ``main``, then exit with its code.
+
+    A SIGTERM or SIGHUP that lands after ``main`` returned (the run and its tear-down are over)
+    changes nothing: the program still exits with the run's code instead of dying of the signal.
+    """
+    # Ignored outside main (main handles them while it runs and restores this after), so no
+    # moment is left where the signal's default action would kill the finished program.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

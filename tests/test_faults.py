@@ -12,6 +12,7 @@ and the README's table.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import time
@@ -307,6 +308,24 @@ def test_clean_removes_namespaces_locks_and_temp_dirs_of_killed_runs(tmp_path, c
     assert f"removed lock /run/netns-harness/{run_id}.lock" in clean.stdout
     assert "removed temp dir " in clean.stdout and f"netns-harness-{run_id}." in clean.stdout
     assert not of_run(leftovers(), run_id)
+
+
+def test_a_fresh_lone_lock_goes_only_when_its_run_is_named(tmp_path, clean_slate):
+    """A script killed between removing its temp dir and its lock leaves a fresh lock alone:
+    `harness clean` keeps it (a starting run creates its lock a moment before taking it), the
+    clean of that one run (the harness's, after the script died) removes it."""
+    run_id = secrets.token_hex(3)
+    lock = Path("/run/netns-harness") / f"{run_id}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.touch()
+    try:
+        every = run_harness("clean", cwd=tmp_path)
+        assert every.returncode == 0 and lock.exists(), every.stdout + every.stderr
+        one = run_harness("clean", "--run-id", run_id, cwd=tmp_path)
+        assert f"removed lock {lock}" in one.stdout, one.stdout + one.stderr
+        assert not lock.exists()
+    finally:
+        lock.unlink(missing_ok=True)
 
 
 def test_clean_leaves_a_live_run_alone(tmp_path, clean_slate):
