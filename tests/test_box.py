@@ -161,7 +161,8 @@ def _seed_cache(cache: Path, key: str, name: str = "netns-harness/bookworm-6.1")
 
 
 def _expected_key(mirror="http://deb.debian.org/debian"):
-    return box.input_hash("linux-image-cloud-amd64", "bookworm", mirror, box.BUILD_SCRIPT.read_text())
+    return box.input_hash("linux-image-cloud-amd64", "bookworm", mirror, box.BUILD_SCRIPT.read_text(),
+                          security=box.security_mirror("bookworm"))
 
 
 def _vagrant_home_with_stamp(tmp_path: Path, name: str, key: str) -> Path:
