@@ -294,10 +294,11 @@ def host_mirror(suite: str = DEFAULT_SUITE, root: str = "/") -> str:
 
 def input_hash(kernel_package: str, suite: str, mirror: str, script_text: str,
                disk_gib: int = DEFAULT_DISK_GIB, extra_packages: Iterable[str] = (),
-               security: Optional[str] = None, kernel_deb_sha256: str = "") -> str:
+               security: Optional[str] = None, kernel_deb_sha256: str = "", prefix: str = BOX_PREFIX) -> str:
     """Cache key of a build: 16 hex chars of a SHA-256 over all build inputs (a local kernel
-    .deb by its SHA-256, not its path)."""
+    .deb by its SHA-256, not its path) and the box name's prefix."""
     payload = json.dumps({
+        **({"prefix": prefix} if prefix != BOX_PREFIX else {}),
         "kernel_package": kernel_package,
         "kernel_deb_sha256": kernel_deb_sha256,
         "suite": suite,
@@ -322,6 +323,23 @@ def kernel_major_minor(kernel_release: str) -> str:
     return f"{m.group(1)}.{m.group(2)}"
 
 
+def box_prefix() -> str:
+    """The first part of the names of boxes built here: ``$HARNESS_BOX_PREFIX`` or ``netns-harness``.
+    Two checkouts (or projects) on one machine whose builds differ keep their boxes, VMs and
+    snapshots apart with their own prefix, e.g. ``netns-harness-ci``. Raises ``ValueError`` for a
+    prefix that does not start with ``netns-harness`` (how boxes built here are recognised)."""
+    prefix = os.environ.get("HARNESS_BOX_PREFIX", "").strip() or BOX_PREFIX
+    if not re.fullmatch(r"netns-harness[A-Za-z0-9_.-]{0,40}", prefix):
+        raise ValueError(f"HARNESS_BOX_PREFIX={prefix!r}: it must start with netns-harness "
+                         "(letters, digits, '.', '_', '-' after it), e.g. netns-harness-ci")
+    return prefix
+
+
+def is_built_here(box: str) -> bool:
+    """Whether ``box`` names a box this builder makes (``netns-harness*/...``)."""
+    return box.split("/", 1)[0].startswith(BOX_PREFIX) and "/" in box
+
+
 def box_name_for(suite: str, kernel_release: str, exact: bool = False, local_sha256: str = "") -> str:
     """Vagrant box name: ``netns-harness/bookworm-6.1`` for a kernel that follows its line
     (a metapackage); with ``exact`` (one ABI's package) the whole release,
@@ -333,7 +351,7 @@ def box_name_for(suite: str, kernel_release: str, exact: bool = False, local_sha
         tail = f"{kernel_release}-local-{local_sha256[:8]}"
     else:
         tail = kernel_release if exact else kernel_major_minor(kernel_release)
-    return f"{BOX_PREFIX}/{suite}-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", tail)
+    return f"{box_prefix()}/{suite}-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", tail)
 
 
 def parse_vagrant_box_list(text: str) -> list[tuple[str, str, str]]:
@@ -538,13 +556,15 @@ def prune_box_volumes(name: str, pool: str = "default") -> list[str]:
     Returns the deleted volume names; [] when virsh is missing or fails
     (best effort, never raises).
     """
+    from harness.snapshot import libvirt_uri
+
     if shutil.which("virsh") is None:
         return []
     prefix = name.replace("/", "-VAGRANTSLASH-") + "_vagrant_box_image_"
 
     def virsh(*args: str) -> Optional[str]:
         try:
-            res = subprocess.run(["virsh", "-c", "qemu:///system", *args],
+            res = subprocess.run(["virsh", "-c", libvirt_uri(), *args],
                                  capture_output=True, text=True, timeout=60)
         except (OSError, subprocess.TimeoutExpired):
             return None
@@ -640,6 +660,10 @@ def build_box(kernel_package: "str | KernelSpec" = DEFAULT_KERNEL_PACKAGE,
             the full log is at ``<cache_dir>/<input_hash>/build.log``.  Needs root.
     """
     t0 = time.monotonic()
+    try:
+        box_prefix()
+    except ValueError as exc:
+        raise BoxBuildError("kernel spec", str(exc)) from None
     if isinstance(kernel_package, KernelSpec):
         spec = kernel_package if not suite else KernelSpec(kernel_package.package, kernel_package.release,
                                                            suite, kernel_package.deb)
@@ -656,7 +680,7 @@ def build_box(kernel_package: "str | KernelSpec" = DEFAULT_KERNEL_PACKAGE,
     deb_sha = file_sha256(spec.deb) if spec.deb else ""
     package_key = "" if spec.deb else spec.package + (f"/{spec.release}" if spec.release else "")
     key = input_hash(package_key, suite, mirror, script_text, disk_gib, extra_packages,
-                     security=security, kernel_deb_sha256=deb_sha)
+                     security=security, kernel_deb_sha256=deb_sha, prefix=box_prefix())
     cache = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     build_dir = cache / key
     manifest_path = build_dir / "box.json"
@@ -727,3 +751,43 @@ def build_box(kernel_package: "str | KernelSpec" = DEFAULT_KERNEL_PACKAGE,
         progress(f"box: built {name} (kernel {kernel_release}, package {kernel_version}, {size_mib:.0f} MiB) "
                  f"in {time.monotonic() - t0:.1f} s")
         return info
+
+
+def remove_box(name: str, cache_dir: Optional[os.PathLike | str] = None,
+               progress: Callable[[str], None] = print) -> list[str]:
+    """Remove a box built here, everywhere it is kept: its booted snapshot (no copy of it may be
+    running), Vagrant's copy, its libvirt volumes and its builds in the cache.
+
+    Returns what was removed, one line each. Raises ``BoxBuildError`` (step ``remove``) when a
+    VM of the box is running (destroy it first) or Vagrant refuses.
+    """
+    from harness.snapshot import Snapshot, domain_state
+    from harness.targets.vagrant import box_slug
+
+    removed = []
+    domain = box_slug(name) + "_default"
+    if domain_state(domain) not in ("not_created", "shut off"):
+        raise BoxBuildError("remove", f"a VM of {name} is running ({domain}): destroy it first")
+    snapshot = Snapshot(domain)
+    if snapshot.dir.exists():
+        with snapshot.locked():
+            snapshot.discard()
+        removed.append(f"booted snapshot {snapshot.dir}")
+    (snapshot.dir.parent / f"{domain}.lock").unlink(missing_ok=True)
+    if any(n == name for n, _p, _v in vagrant_boxes()):
+        res = subprocess.run(["vagrant", "box", "remove", "--force", "--all", name],
+                             capture_output=True, text=True, timeout=600)
+        if res.returncode != 0:
+            raise BoxBuildError("remove", f"vagrant box remove {name} failed", (res.stdout + res.stderr)[-2000:])
+        removed.append(f"vagrant box {name}")
+    removed += [f"libvirt volume {vol}" for vol in prune_box_volumes(name)]
+    cache = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+    for manifest in sorted(cache.glob("*/box.json")):
+        info = _load_manifest(manifest)
+        if info is not None and info.name == name:
+            _safe_rmtree(manifest.parent)
+            manifest.parent.with_suffix(".lock").unlink(missing_ok=True)
+            removed.append(f"build {manifest.parent}")
+    for line in removed:
+        progress(f"box: removed {line}")
+    return removed

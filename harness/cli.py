@@ -450,6 +450,20 @@ def cmd_bisect(args) -> int:
     return EXIT_OK if outcome.first_different else EXIT_FAILED
 
 
+def cmd_box_remove(args) -> int:
+    from harness.box import BoxBuildError, remove_box
+
+    status = EXIT_OK
+    for name in args.names:
+        try:
+            if not remove_box(name, progress=print):
+                print(f"box {name}: nothing to remove")
+        except BoxBuildError as exc:
+            _say(f"harness: {exc}")
+            status = EXIT_ERROR
+    return status
+
+
 def cmd_host_setup(args) -> int:
     from harness.host_setup import prepare_libvirt_host
 
@@ -592,6 +606,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--suite", help="Debian suite of the userspace: bullseye, bookworm (default), trixie, sid")
     p.add_argument("--force", action="store_true", help="rebuild even when a cached box matches")
     p.set_defaults(func=cmd_box_build)
+    p = _command(box, "remove", "remove a box built here: its snapshot, Vagrant's copy, libvirt volumes, cached builds",
+                 "harness box remove netns-harness/bookworm-6.1.0-47-cloud-amd64",
+                 "Refuses while a VM of the box runs.")
+    p.add_argument("names", nargs="+", metavar="NAME", help="box names (netns-harness/SUITE-KERNEL)")
+    p.set_defaults(func=cmd_box_remove)
 
     matrix = _command(sub, "matrix", "kernel matrix files", "harness matrix merge results/*/*.json")
     matrix = matrix.add_subparsers(dest="matrix_command", required=True)

@@ -69,10 +69,23 @@ def file_identity(path: os.PathLike | str) -> Optional[list]:
     return [str(path), info.st_size, info.st_mtime_ns]
 
 
+def libvirt_uri() -> str:
+    """The libvirt connection: ``$HARNESS_LIBVIRT_URI`` (e.g. ``qemu+ssh://root@host/system``, another
+    hypervisor) or ``qemu:///system``."""
+    return os.environ.get("HARNESS_LIBVIRT_URI", "").strip() or LIBVIRT_URI
+
+
+def uri_is_local(uri: str) -> bool:
+    """Whether ``uri`` reaches this machine's libvirtd directly (no host, no transport): only then
+    are the hypervisor's files (save images, disk overlays) this machine's files."""
+    scheme, _, rest = uri.partition("://")
+    return "+" not in scheme and rest.startswith("/")
+
+
 def virsh(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
-    """Run ``virsh -c qemu:///system ARGS``; raises ``SnapshotError`` with virsh's message when it fails."""
+    """Run ``virsh -c URI ARGS`` (``libvirt_uri()``); raises ``SnapshotError`` with virsh's message when it fails."""
     try:
-        res = subprocess.run(["virsh", "-c", LIBVIRT_URI, *args], capture_output=True, text=True, timeout=timeout)
+        res = subprocess.run(["virsh", "-c", libvirt_uri(), *args], capture_output=True, text=True, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise SnapshotError(f"virsh {args[0]} failed: {exc}") from None
     if check and res.returncode != 0:
@@ -239,7 +252,7 @@ class Snapshot:
 
     def destroy_command(self) -> str:
         """The shell command that removes a kept copy by hand."""
-        return f"virsh -c {LIBVIRT_URI} destroy {self.domain} && rm -f {self.clone_disk}"
+        return f"virsh -c {libvirt_uri()} destroy {self.domain} && rm -f {self.clone_disk}"
 
 
 def _disk_source(xml: str) -> str:

@@ -426,3 +426,52 @@ def test_controller_stops_when_xdist_did_not_group():
     pytest_matrix.pytest_xdist_node_collection_finished(node, grouped)  # fine: nothing raised
     with pytest.raises(pytest.exit.Exception, match=r"pytest-xdist#1386.*pytest<9\.2"):
         pytest_matrix.pytest_xdist_node_collection_finished(node, [grouped[0], "scenarios/a.yaml::ping a -> b[kernel-6.12]"])
+
+
+# -- shards and the example CI workflows -----------------------------------------------------
+
+@pytest.mark.parametrize("cells", [0, 1, 7, 112])
+@pytest.mark.parametrize("parts", [1, 2, 3, 4, 8])
+def test_parts_cover_every_cell_once_in_order(cells, parts):
+    from harness.shard import shard_cells
+
+    items = [(k, s) for k in range(4) for s in range(cells // 4 + (cells % 4 > 0))][:cells]
+    cut = [shard_cells(items, part, parts) for part in range(1, parts + 1)]
+    assert [cell for part in cut for cell in part] == items
+    assert max(map(len, cut)) - min(map(len, cut)) <= 1
+
+
+@pytest.mark.parametrize("text, expected", [("1/4", (1, 4)), (" 4 / 4 ", (4, 4)), ("1/1", (1, 1))])
+def test_parse_shard(text, expected):
+    from harness.shard import parse_shard
+
+    assert parse_shard(text) == expected
+
+
+@pytest.mark.parametrize("text", ["0/4", "5/4", "1", "a/b", "", "1/0", "-1/2"])
+def test_parse_shard_refuses(text):
+    from harness.shard import parse_shard
+
+    with pytest.raises(ValueError):
+        parse_shard(text)
+
+
+@pytest.mark.parametrize("name", ["github", "gitlab"])
+def test_example_workflows_use_commands_that_exist(name):
+    """Every `harness` and `nox -s matrix` line of the example workflows parses with today's options."""
+    import shlex
+
+    import yaml
+
+    from harness.cli import build_parser
+    from harness.pytest_settings import OPTIONS
+
+    text = (REPO / ".ci" / "examples" / f"{name}-kernel-matrix.yml").read_text()
+    yaml.safe_load(text)
+    merges = re.findall(r"^\s*-?\s*(?:run: )?(harness matrix merge .+)$", text, re.M)
+    assert merges
+    for line in merges:
+        build_parser().parse_args(shlex.split(line.replace('"', ""))[1:])
+    shards = re.findall(r"nox -s matrix -- (.+)$", text, re.M)
+    assert shards and all("--harness-shard" in line for line in shards)
+    assert "--harness-shard" in {flag for flag, *_ in OPTIONS}
