@@ -107,10 +107,13 @@ exit codes:
 
 environment:
   HARNESS_BOX               vagrant: the box (default debian/bookworm64)
-  HARNESS_BOX_KERNEL        vagrant: build (or reuse) a local box with this Debian kernel package
+  HARNESS_BOX_KERNEL        vagrant: build (or reuse) a local box with this kernel spec or .deb
   HARNESS_DESTROY           vagrant: always, passing (default) or never
   VAGRANT_DEFAULT_PROVIDER  vagrant: libvirt or virtualbox
   HARNESS_LIBVIRT_DRIVER    libvirt: kvm, or qemu for software emulation (no working KVM)
+  HARNESS_LIBVIRT_URI       libvirt: another hypervisor, e.g. qemu+ssh://root@bighost/system
+  HARNESS_BOX_PREFIX        names of the boxes built here (default netns-harness)
+  HARNESS_SECURITY_MIRROR   box builds: the security archive's mirror (none: leave it out)
   HARNESS_MEMORY, HARNESS_CPUS  the VM's MiB and vCPUs (default 1024, 1)
   HARNESS_VAGRANT_DIR       where to run vagrant (default: ./Vagrantfile if present, else the packaged one)
   HARNESS_CACHE_DIR         where built boxes are cached

@@ -45,8 +45,12 @@ def kernel_ids(config: pytest.Config) -> list[Optional[str]]:
 def _configure_matrix(config: pytest.Config) -> None:
     from harness.kernels import parse_kernels
 
+    from harness.box import parse_kernel_spec
+
     try:
         kernels = parse_kernels(setting(config, "harness_kernels"))
+        for _kid, spec in kernels:
+            parse_kernel_spec(spec)   # a bad spec stops the run here, not in every cell
     except ValueError as exc:
         raise pytest.UsageError(f"--harness-kernels: {exc}") from None
     option = config.option

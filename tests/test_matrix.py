@@ -368,6 +368,12 @@ def test_plugin_matrix_rejects_conflicting_options(fake_matrix):
     assert proc.returncode == 4 and "--harness-kernels chooses the boxes itself" in proc.stderr
     proc, _ = run("-n", "2", "--dist", "loadfile")
     assert proc.returncode == 4 and "use --dist loadgroup, not --dist loadfile" in proc.stderr
+    tmp_path, _ = fake_matrix
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", str(tmp_path / "scenarios"),
+                           "--harness-kernels", "linux-image-cloud-amd64@"], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)
+    assert proc.returncode == 4 and "--harness-kernels: kernel 'linux-image-cloud-amd64@': nothing after '@'" \
+        in proc.stderr
 
 
 # -- for real: two VMs, one per kernel ----------------------------------------------------

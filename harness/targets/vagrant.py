@@ -65,8 +65,10 @@ def snapshots_wanted(env: dict) -> bool:
 class VagrantTarget(Target):
     """A VM booted from ``box`` (default ``$HARNESS_BOX`` or ``debian/bookworm64``).
 
-    ``box_kernel`` (or ``$HARNESS_BOX_KERNEL``): a Debian kernel package; the box is built
-    locally with ``harness.box.build_box`` (a cache hit when built before) and used.
+    ``box_kernel`` (or ``$HARNESS_BOX_KERNEL``): a kernel spec, ``PKG[/RELEASE][@SUITE]`` or the
+    path of a kernel ``.deb``; the box is built locally with ``harness.box.build_box`` (a cache
+    hit when built before) and used. ``$HARNESS_LIBVIRT_URI`` points libvirt at another
+    hypervisor (no booted snapshots there: their files would be that host's).
     ``destroy``: ``always``, ``passing`` (default: keep the VM when a check failed, and say
     how to log in) or ``never``. ``reuse``: run on the VM that is already up for this box.
     ``snapshot``: restore libvirt VMs from a booted snapshot (default: yes unless
