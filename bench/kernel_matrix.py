@@ -11,6 +11,8 @@
 
     sudo HARNESS_LIBVIRT_DRIVER=qemu HARNESS_BOX_PREFIX=netns-harness-bench python bench/kernel_matrix.py --parts 2
 
+(with nox installed in the Python that runs it).
+
 A prefix of its own keeps the benchmark's boxes, VMs and snapshots apart from other runs on the
 machine. Needs root, Vagrant, libvirt and the Debian mirror. Prints one table; exits 1 when
 the merged matrix differs.
@@ -121,7 +123,8 @@ def main() -> int:
         code = subprocess.run([sys.executable, "-m", "harness.cli", "matrix", "merge", *map(str, files),
                                "--report", str(merged / "matrix.md"), "--junit", str(merged / "matrix.xml")],
                               cwd=REPO, capture_output=True, text=True).returncode
-        same = table_and_notes(merged / "matrix.md") == table_and_notes(out / "again" / "matrix.md")
+        same = (merged / "matrix.md").exists() and (out / "again" / "matrix.md").exists() and \
+            table_and_notes(merged / "matrix.md") == table_and_notes(out / "again" / "matrix.md")
         rows.append((f"merged {len(files)} files", "", f"exit {code}, {'same matrix' if same else 'DIFFERENT matrix'}"))
 
     print(f"kernel matrix benchmark ({len(KERNELS)} kernels, prefix {box_prefix()}, load average {load:.1f} at start)")
