@@ -138,10 +138,13 @@ def kernel(session: nox.Session, kernel_id: str) -> None:
 
 @nox.session
 def matrix(session: nox.Session) -> None:
-    """Every scenario on every kernel of harness/kernels.py, one VM per kernel in parallel (xdist),
-    with the matrix in the terminal and in results/matrix.md (per kernel: results/<id>.json).
+    """Every scenario on every kernel of harness/kernels.py (5.10 on bullseye to sid), one VM per
+    kernel, two at a time (xdist), with the matrix in the terminal and in results/matrix.md (per
+    kernel: results/<id>.json).
 
-    -- --harness-kernels kernel-6.1 picks kernels; -- -n 1 runs the VMs one after the other.
+    -- --harness-kernels kernel-6.1 picks kernels; -- -n 1 runs the VMs one after the other;
+    -- --harness-shard K/N runs part K of N (results/<id>.shard-K-of-N.json), for
+    `harness matrix merge` (.ci/examples/ has CI workflows that do it).
     """
     session.install("-e", ".[test]")
     if os.geteuid() == 0:

@@ -2,17 +2,21 @@
 
 Vagrant Cloud may be unreachable, so boxes are built from a Debian mirror with
 debootstrap (see ``harness/box_build.sh``), packaged as a vagrant-libvirt box
-and added with ``vagrant box add``.  Boxes are named after their kernel, e.g.
+and added with ``vagrant box add``.  Boxes are named after their suite and kernel, e.g.
 ``netns-harness/bookworm-6.1``, so different kernel packages give different
-boxes.
+boxes (see :func:`box_name_for`).
 
-Cache: a build is keyed by a hash of its inputs (kernel package, suite, mirror,
-disk size, extra packages, the build script's text and the packaging format).
+What a box runs is a kernel spec (:func:`parse_kernel_spec`): ``PKG[/RELEASE][@SUITE]`` (a
+Debian kernel package, optionally from another release, on the userspace of a suite) or the
+path of a kernel ``.deb`` (``make bindeb-pkg``), optionally ``@SUITE``.
+
+Cache: a build is keyed by a hash of its inputs (kernel package or the .deb's SHA-256, suite,
+mirrors, disk size, extra packages, the build script's text and the packaging format).
 ``build_box`` skips the build when that key's manifest exists in the cache
 directory and the same build is still what vagrant has under that box name.
 
 Public API: :func:`build_box`, :class:`BoxInfo`, :class:`BoxBuildError`,
-plus the small helpers used by the CLI and the tests (:func:`input_hash`,
+:class:`KernelSpec` and :func:`parse_kernel_spec`, plus the small helpers used by the CLI and the tests (:func:`input_hash`,
 :func:`box_name_for`, :func:`host_mirror`, :func:`default_cache_dir`,
 :func:`vagrant_boxes`).
 """
@@ -27,6 +31,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tarfile
 import time
@@ -38,6 +43,9 @@ BUILD_SCRIPT = Path(__file__).with_name("box_build.sh")
 DEFAULT_KERNEL_PACKAGE = "linux-image-cloud-amd64"
 DEFAULT_SUITE = "bookworm"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
+DEFAULT_SECURITY_MIRROR = "http://deb.debian.org/debian-security"
+# Suites without a security suite (the kernel comes from the suite itself).
+NO_SECURITY_SUITES = ("sid", "unstable", "experimental")
 DEFAULT_DISK_GIB = 4
 BOX_PREFIX = "netns-harness"
 STAMP_FILE = "netns-harness.json"   # shipped inside the box, read back for the cache check
@@ -89,8 +97,9 @@ class BoxInfo:
     ``name``: vagrant box name, e.g. ``netns-harness/bookworm-6.1``;
     ``path``: the ``.box`` file (tar.gz) in the cache; ``version``: the vagrant
     box version (``"0"`` for boxes added from a file); ``kernel_release``: e.g.
-    ``6.1.0-28-cloud-amd64``; ``input_hash``: the cache key;
-    ``cache_hit``: True when this call did not build.
+    ``6.1.0-28-cloud-amd64``; ``kernel_version``: its package's version, e.g. ``6.1.176-1``;
+    ``kernel_deb_sha256``: for a box from a local .deb, that file's SHA-256;
+    ``input_hash``: the cache key; ``cache_hit``: True when this call did not build.
     """
 
     name: str
@@ -102,6 +111,108 @@ class BoxInfo:
     suite: str = DEFAULT_SUITE
     input_hash: str = ""
     cache_hit: bool = False
+    kernel_version: str = ""
+    kernel_deb_sha256: str = ""
+
+
+# ----------------------------------------------------------------- kernel specs
+
+_NAME = re.compile(r"[a-z0-9][a-z0-9+.-]{0,99}")
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """What kernel a box runs, on the userspace of which Debian suite.
+
+    ``package``: a Debian kernel package (``linux-image-cloud-amd64``, or one ABI such as
+    ``linux-image-6.1.0-47-cloud-amd64``), "" for a local .deb; ``release``: the apt release
+    to install it from when that is not the suite itself (``bookworm-backports``,
+    ``experimental``); ``suite``: the userspace (``bullseye``, ``bookworm``, ``trixie``,
+    ``sid``); ``deb``: an absolute path to a kernel ``.deb``.
+    """
+
+    package: str = DEFAULT_KERNEL_PACKAGE
+    release: Optional[str] = None
+    suite: str = DEFAULT_SUITE
+    deb: Optional[Path] = None
+
+    def __str__(self) -> str:
+        """The spec as :func:`parse_kernel_spec` reads it back (the suite always written out)."""
+        head = str(self.deb) if self.deb else self.package + (f"/{self.release}" if self.release else "")
+        return f"{head}@{self.suite}"
+
+    @property
+    def pins_abi(self) -> bool:
+        """One kernel ABI (``linux-image-6.1.0-47-cloud-amd64``), not a metapackage that follows the suite."""
+        return bool(re.match(r"linux-image-\d", self.package))
+
+
+def suite_of_release(release: str) -> str:
+    """The userspace suite a release's kernels run on: ``bookworm-backports`` -> ``bookworm``,
+    ``experimental`` -> ``sid``, ``trixie`` -> ``trixie``."""
+    base = release.split("-", 1)[0]
+    return "sid" if base in ("experimental", "unstable", "rc") else base
+
+
+def parse_kernel_spec(text: str, suite: Optional[str] = None) -> KernelSpec:
+    """Read ``PKG[/RELEASE][@SUITE]`` or ``PATH.deb[@SUITE]`` into a :class:`KernelSpec`.
+
+    The suite is ``@SUITE``, else ``suite``, else the one ``RELEASE`` belongs to
+    (``linux-image-cloud-amd64/trixie`` runs on trixie, ``.../bookworm-backports`` on
+    bookworm), else bookworm. A release that is the suite itself needs no second apt source.
+    Raises ``ValueError`` (one line naming the fix) for an empty spec, a bad name, two suites
+    that disagree, or a ``.deb`` that is not a readable file.
+    """
+    text = text.strip()
+    head, at, given = text.rpartition("@") if "@" in text else (text, "", "")
+    if at and not given:
+        raise ValueError(f"kernel {text!r}: nothing after '@'; write PKG@SUITE, e.g. linux-image-cloud-amd64@bullseye")
+    if given and suite and given != suite:
+        raise ValueError(f"kernel {text!r} says suite {given}, --suite says {suite}: give one")
+    chosen = given or suite
+    if chosen and not _NAME.fullmatch(chosen):
+        raise ValueError(f"suite {chosen!r} is not a Debian suite name (e.g. bookworm, trixie, sid)")
+    if not head:
+        raise ValueError("empty kernel: give a Debian kernel package (linux-image-cloud-amd64[/RELEASE][@SUITE]) "
+                         "or the path of a kernel .deb")
+    if head.endswith(".deb"):
+        path = Path(head).expanduser().resolve()
+        if not path.is_file() or not os.access(path, os.R_OK):
+            raise ValueError(f"kernel package {head}: not a readable file")
+        return KernelSpec(package="", suite=chosen or DEFAULT_SUITE, deb=path)
+    package, _, release = head.partition("/")
+    for kind, name in (("package", package), ("release", release)):
+        if (name or kind == "package") and not _NAME.fullmatch(name):
+            raise ValueError(f"kernel {text!r}: {name!r} is not a Debian {kind} name "
+                             "(e.g. linux-image-cloud-amd64/bookworm-backports@bookworm)")
+    chosen = chosen or (suite_of_release(release) if release else DEFAULT_SUITE)
+    return KernelSpec(package=package, release=release if release and release != chosen else None, suite=chosen)
+
+
+def security_mirror(suite: str, root: str = "/") -> Optional[str]:
+    """Where ``SUITE-security`` comes from: ``$HARNESS_SECURITY_MIRROR`` (``none``: nowhere), the
+    host's apt sources, else ``http://deb.debian.org/debian-security``; None for sid/experimental."""
+    env = os.environ.get("HARNESS_SECURITY_MIRROR", "").strip()
+    if env:
+        return None if env.lower() == "none" else env.rstrip("/")
+    if suite in NO_SECURITY_SUITES:
+        return None
+    files: dict[str, str] = {}
+    for p in [Path(root, "etc/apt/sources.list"), *sorted(Path(root, "etc/apt/sources.list.d").glob("*"))]:
+        try:
+            files[p.name] = p.read_text()
+        except OSError:
+            continue
+    return mirror_from_sources(files, f"{suite}-security") or DEFAULT_SECURITY_MIRROR
+
+
+def file_sha256(path: os.PathLike | str) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------- pure helpers
@@ -182,12 +293,17 @@ def host_mirror(suite: str = DEFAULT_SUITE, root: str = "/") -> str:
 
 
 def input_hash(kernel_package: str, suite: str, mirror: str, script_text: str,
-               disk_gib: int = DEFAULT_DISK_GIB, extra_packages: Iterable[str] = ()) -> str:
-    """Cache key of a build: 16 hex chars of a SHA-256 over all build inputs."""
+               disk_gib: int = DEFAULT_DISK_GIB, extra_packages: Iterable[str] = (),
+               security: Optional[str] = None, kernel_deb_sha256: str = "", prefix: str = BOX_PREFIX) -> str:
+    """Cache key of a build: 16 hex chars of a SHA-256 over all build inputs (a local kernel
+    .deb by its SHA-256, not its path) and the box name's prefix."""
     payload = json.dumps({
+        **({"prefix": prefix} if prefix != BOX_PREFIX else {}),
         "kernel_package": kernel_package,
+        "kernel_deb_sha256": kernel_deb_sha256,
         "suite": suite,
         "mirror": mirror.rstrip("/"),
+        "security": (security or "").rstrip("/"),
         "disk_gib": int(disk_gib),
         "extra_packages": sorted(extra_packages),
         "script_sha256": hashlib.sha256(script_text.encode()).hexdigest(),
@@ -207,9 +323,35 @@ def kernel_major_minor(kernel_release: str) -> str:
     return f"{m.group(1)}.{m.group(2)}"
 
 
-def box_name_for(suite: str, kernel_release: str) -> str:
-    """Vagrant box name, e.g. ``netns-harness/bookworm-6.1``."""
-    return f"{BOX_PREFIX}/{suite}-{kernel_major_minor(kernel_release)}"
+def box_prefix() -> str:
+    """The first part of the names of boxes built here: ``$HARNESS_BOX_PREFIX`` or ``netns-harness``.
+    Two checkouts (or projects) on one machine whose builds differ keep their boxes, VMs and
+    snapshots apart with their own prefix, e.g. ``netns-harness-ci``. Raises ``ValueError`` for a
+    prefix that does not start with ``netns-harness`` (how boxes built here are recognised)."""
+    prefix = os.environ.get("HARNESS_BOX_PREFIX", "").strip() or BOX_PREFIX
+    if not re.fullmatch(r"netns-harness[A-Za-z0-9_.-]{0,40}", prefix):
+        raise ValueError(f"HARNESS_BOX_PREFIX={prefix!r}: it must start with netns-harness "
+                         "(letters, digits, '.', '_', '-' after it), e.g. netns-harness-ci")
+    return prefix
+
+
+def is_built_here(box: str) -> bool:
+    """Whether ``box`` names a box this builder makes (``netns-harness*/...``)."""
+    return box.split("/", 1)[0].startswith(BOX_PREFIX) and "/" in box
+
+
+def box_name_for(suite: str, kernel_release: str, exact: bool = False, local_sha256: str = "") -> str:
+    """Vagrant box name: ``netns-harness/bookworm-6.1`` for a kernel that follows its line
+    (a metapackage); with ``exact`` (one ABI's package) the whole release,
+    ``netns-harness/bookworm-6.1.0-47-cloud-amd64``; for a local .deb the release and 8 hex
+    digits of its SHA-256, ``netns-harness/bookworm-6.1.0-47-cloud-amd64-local-1a2b3c4d``.
+    Characters Vagrant does not take in a name (``+``) become ``-``."""
+    kernel_major_minor(kernel_release)   # raises ValueError for garbage
+    if local_sha256:
+        tail = f"{kernel_release}-local-{local_sha256[:8]}"
+    else:
+        tail = kernel_release if exact else kernel_major_minor(kernel_release)
+    return f"{box_prefix()}/{suite}-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", tail)
 
 
 def parse_vagrant_box_list(text: str) -> list[tuple[str, str, str]]:
@@ -331,14 +473,23 @@ def _safe_rmtree(path: Path) -> None:
     shutil.rmtree(path)
 
 
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
 def _run_script(argv: list[str], log_path: Path, progress: Callable[[str], None],
                 t0: float) -> tuple[str, float]:
     """Run the build script; returns (last step name, seconds). Raises BoxBuildError."""
     tail: collections.deque[str] = collections.deque(maxlen=40)
     step, step_t0 = "start", time.monotonic()
+    # Its own process group: an interrupt stops debootstrap or apt too, and then the script's
+    # trap releases the loop device and the mounts (bash runs traps once its child is gone).
     with open(log_path, "w") as log, subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            errors="replace", bufsize=1) as proc:
+            errors="replace", bufsize=1, start_new_session=True) as proc:
         try:
             assert proc.stdout is not None
             for line in proc.stdout:
@@ -355,11 +506,12 @@ def _run_script(argv: list[str], log_path: Path, progress: Callable[[str], None]
             rc = proc.wait()
         except BaseException:
             # Ctrl-C etc.: let the script's trap release the loop device and mounts.
-            proc.terminate()
+            _signal_group(proc, signal.SIGTERM)
             try:
                 proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                _signal_group(proc, signal.SIGKILL)
+                proc.wait()
             raise
     if rc != 0:
         raise BoxBuildError(step, f"build script exited with status {rc}",
@@ -404,13 +556,15 @@ def prune_box_volumes(name: str, pool: str = "default") -> list[str]:
     Returns the deleted volume names; [] when virsh is missing or fails
     (best effort, never raises).
     """
+    from harness.snapshot import libvirt_uri
+
     if shutil.which("virsh") is None:
         return []
     prefix = name.replace("/", "-VAGRANTSLASH-") + "_vagrant_box_image_"
 
     def virsh(*args: str) -> Optional[str]:
         try:
-            res = subprocess.run(["virsh", "-c", "qemu:///system", *args],
+            res = subprocess.run(["virsh", "-c", libvirt_uri(), *args],
                                  capture_output=True, text=True, timeout=60)
         except (OSError, subprocess.TimeoutExpired):
             return None
@@ -464,23 +618,26 @@ def _load_manifest(path: Path) -> Optional[BoxInfo]:
         return None
 
 
-def build_box(kernel_package: str = DEFAULT_KERNEL_PACKAGE,
-              suite: str = DEFAULT_SUITE,
+def build_box(kernel_package: "str | KernelSpec" = DEFAULT_KERNEL_PACKAGE,
+              suite: Optional[str] = None,
               mirror: Optional[str] = None,
               cache_dir: Optional[os.PathLike | str] = None,
               force: bool = False,
               progress: Callable[[str], None] = print,
               disk_gib: int = DEFAULT_DISK_GIB,
-              extra_packages: Iterable[str] = ()) -> BoxInfo:
-    """Build (or reuse) a vagrant-libvirt box running ``kernel_package``.
+              extra_packages: Iterable[str] = (),
+              kernel_deb: Optional[os.PathLike | str] = None) -> BoxInfo:
+    """Build (or reuse) a vagrant-libvirt box running a kernel on a Debian suite's userspace.
 
     Args:
-        kernel_package: Debian kernel package, e.g. ``linux-image-cloud-amd64``;
-            ``PKG/RELEASE`` installs it from that release, e.g.
-            ``linux-image-cloud-amd64/bookworm-backports``.
-        suite: Debian suite to debootstrap.
+        kernel_package: a kernel spec (:func:`parse_kernel_spec`): a Debian kernel package,
+            e.g. ``linux-image-cloud-amd64``; ``PKG/RELEASE`` installs it from that release,
+            e.g. ``linux-image-cloud-amd64/bookworm-backports``; ``@SUITE`` picks the
+            userspace; a path ending in ``.deb`` is a local kernel package.
+        suite: Debian suite to debootstrap (default: from the spec, else bookworm).
         mirror: Debian mirror URL; default: the one this host's apt uses for
-            ``suite`` (else ``http://deb.debian.org/debian``).
+            ``suite`` (else ``http://deb.debian.org/debian``). The kernel may also come from
+            ``SUITE-security`` (:func:`security_mirror`).
         cache_dir: where builds live; default ``$HARNESS_CACHE_DIR`` or
             ``~/.cache/netns-harness/boxes``.  Layout:
             ``<cache_dir>/<input_hash>/{box.json,build.log,<name>.box}``, and
@@ -488,23 +645,42 @@ def build_box(kernel_package: str = DEFAULT_KERNEL_PACKAGE,
         force: rebuild even when the cache holds this build.
         progress: called with one human-readable line per step (step name and
             elapsed seconds).
-        disk_gib: virtual disk size in GiB (sparse; the .box is ~130 MiB).
+        disk_gib: virtual disk size in GiB (sparse; the .box is ~100 MiB).
         extra_packages: more Debian packages to install in the image.
+        kernel_deb: a local kernel ``.deb`` (the ``linux-image-*.deb`` of ``make
+            bindeb-pkg``) instead of ``kernel_package``; cached by its SHA-256.
 
     Returns:
         BoxInfo of the box, already added to vagrant (``vagrant box add --force``).
         ``cache_hit`` tells whether the build was skipped.
 
     Raises:
-        BoxBuildError: with ``.step`` (e.g. ``"debootstrap"``, ``"convert"``,
-            ``"vagrant box add"``) and ``.output_tail``; the full log is at
-            ``<cache_dir>/<input_hash>/build.log``.  Needs root.
+        BoxBuildError: with ``.step`` (``"kernel spec"`` for a bad spec, ``"debootstrap"``,
+            ``"kernel"``, ``"convert"``, ``"vagrant box add"``, ...) and ``.output_tail``;
+            the full log is at ``<cache_dir>/<input_hash>/build.log``.  Needs root.
     """
     t0 = time.monotonic()
+    try:
+        box_prefix()
+    except ValueError as exc:
+        raise BoxBuildError("kernel spec", str(exc)) from None
+    if isinstance(kernel_package, KernelSpec):
+        spec = kernel_package if not suite else KernelSpec(kernel_package.package, kernel_package.release,
+                                                           suite, kernel_package.deb)
+    else:
+        try:
+            spec = parse_kernel_spec(str(kernel_deb) if kernel_deb else kernel_package, suite)
+        except ValueError as exc:
+            raise BoxBuildError("kernel spec", str(exc)) from None
+    suite = spec.suite
     mirror = (mirror or host_mirror(suite)).rstrip("/")
+    security = security_mirror(suite)
     extra_packages = sorted(extra_packages)
     script_text = BUILD_SCRIPT.read_text()
-    key = input_hash(kernel_package, suite, mirror, script_text, disk_gib, extra_packages)
+    deb_sha = file_sha256(spec.deb) if spec.deb else ""
+    package_key = "" if spec.deb else spec.package + (f"/{spec.release}" if spec.release else "")
+    key = input_hash(package_key, suite, mirror, script_text, disk_gib, extra_packages,
+                     security=security, kernel_deb_sha256=deb_sha, prefix=box_prefix())
     cache = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     build_dir = cache / key
     manifest_path = build_dir / "box.json"
@@ -530,20 +706,26 @@ def build_box(kernel_package: str = DEFAULT_KERNEL_PACKAGE,
         _safe_rmtree(work)
         work.mkdir()
         log_path = build_dir / "build.log"
-        progress(f"box: building {kernel_package} on {suite} from {mirror} (key {key}, log {log_path})")
+        what = f"{spec.deb} (sha256 {deb_sha[:12]})" if spec.deb else package_key
+        progress(f"box: building {what} on {suite} from {mirror} (key {key}, log {log_path})")
         argv = ["bash", str(BUILD_SCRIPT), "--suite", suite, "--mirror", mirror,
-                "--kernel", kernel_package, "--pubkey", str(pubkey), "--workdir", str(work),
+                "--pubkey", str(pubkey), "--workdir", str(work),
                 "--disk-gib", str(int(disk_gib)), "--deb-cache", str(cache / "debs")]
+        argv += ["--kernel-deb", str(spec.deb)] if spec.deb else ["--kernel", package_key]
+        if security:
+            argv += ["--security-mirror", security]
         if extra_packages:
             argv += ["--extra-packages", ",".join(extra_packages)]
         _run_script(argv, log_path, progress, t0)
 
         kernel_release = (work / "kernel-release").read_text().strip()
-        name = box_name_for(suite, kernel_release)
+        kernel_version = (work / "kernel-version").read_text().strip()
+        name = box_name_for(suite, kernel_release, exact=spec.pins_abi, local_sha256=deb_sha)
         box_file = build_dir / (name.replace("/", "_") + ".box")
         # root_login: Vagrant's insecure key logs in as root too (box_build.sh).
-        stamp = {"input_hash": key, "name": name, "kernel_package": kernel_package,
-                 "kernel_release": kernel_release, "suite": suite, "mirror": mirror, "root_login": True}
+        stamp = {"input_hash": key, "name": name, "kernel_package": str(spec), "kernel_release": kernel_release,
+                 "kernel_version": kernel_version, "kernel_deb_sha256": deb_sha, "suite": suite,
+                 "mirror": mirror, "security_mirror": security, "root_login": True}
         step_t0 = time.monotonic()
         progress(f"box: [{step_t0 - t0:6.1f} s] package {box_file.name} ...")
         try:
@@ -557,14 +739,55 @@ def build_box(kernel_package: str = DEFAULT_KERNEL_PACKAGE,
             progress(f"box: deleted stale libvirt volume {vol}")
         _safe_rmtree(work)
 
-        info = BoxInfo(name=name, path=box_file, version="0", kernel_package=kernel_package,
+        info = BoxInfo(name=name, path=box_file, version="0", kernel_package=str(spec),
                        kernel_release=kernel_release, provider="libvirt", suite=suite,
-                       input_hash=key, cache_hit=False)
+                       input_hash=key, cache_hit=False, kernel_version=kernel_version,
+                       kernel_deb_sha256=deb_sha)
         data = asdict(info)
         data["path"] = str(box_file)
         data.pop("cache_hit")
         manifest_path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
         size_mib = box_file.stat().st_size / 2**20
-        progress(f"box: built {name} (kernel {kernel_release}, {size_mib:.0f} MiB) "
+        progress(f"box: built {name} (kernel {kernel_release}, package {kernel_version}, {size_mib:.0f} MiB) "
                  f"in {time.monotonic() - t0:.1f} s")
         return info
+
+
+def remove_box(name: str, cache_dir: Optional[os.PathLike | str] = None,
+               progress: Callable[[str], None] = print) -> list[str]:
+    """Remove a box built here, everywhere it is kept: its booted snapshot (no copy of it may be
+    running), Vagrant's copy, its libvirt volumes and its builds in the cache.
+
+    Returns what was removed, one line each. Raises ``BoxBuildError`` (step ``remove``) when a
+    VM of the box is running (destroy it first) or Vagrant refuses.
+    """
+    from harness.snapshot import Snapshot, domain_state
+    from harness.targets.vagrant import box_slug
+
+    removed = []
+    domain = box_slug(name) + "_default"
+    if domain_state(domain) not in ("not_created", "shut off"):
+        raise BoxBuildError("remove", f"a VM of {name} is running ({domain}): destroy it first")
+    snapshot = Snapshot(domain)
+    if snapshot.dir.exists():
+        with snapshot.locked():
+            snapshot.discard()
+        removed.append(f"booted snapshot {snapshot.dir}")
+    (snapshot.dir.parent / f"{domain}.lock").unlink(missing_ok=True)
+    if any(n == name for n, _p, _v in vagrant_boxes()):
+        res = subprocess.run(["vagrant", "box", "remove", "--force", "--all", name],
+                             capture_output=True, text=True, timeout=600)
+        if res.returncode != 0:
+            raise BoxBuildError("remove", f"vagrant box remove {name} failed", (res.stdout + res.stderr)[-2000:])
+        removed.append(f"vagrant box {name}")
+    removed += [f"libvirt volume {vol}" for vol in prune_box_volumes(name)]
+    cache = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+    for manifest in sorted(cache.glob("*/box.json")):
+        info = _load_manifest(manifest)
+        if info is not None and info.name == name:
+            _safe_rmtree(manifest.parent)
+            manifest.parent.with_suffix(".lock").unlink(missing_ok=True)
+            removed.append(f"build {manifest.parent}")
+    for line in removed:
+        progress(f"box: removed {line}")
+    return removed

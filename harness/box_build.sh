@@ -5,12 +5,13 @@
 # debootstrap, parted, e2fsprogs, extlinux, syslinux-common and qemu-utils.
 #
 #   box_build.sh --suite bookworm --mirror http://deb.debian.org/debian \
-#                --kernel linux-image-cloud-amd64[/bookworm-backports] \
+#                (--kernel linux-image-cloud-amd64[/bookworm-backports] | --kernel-deb FILE) \
 #                --pubkey /path/vagrant.pub --workdir DIR \
+#                [--security-mirror http://deb.debian.org/debian-security] \
 #                [--disk-gib 4] [--deb-cache DIR] [--extra-packages a,b]
 #
-# Results in DIR: box.img (compressed qcow2) and kernel-release (e.g.
-# "6.1.0-28-cloud-amd64").  Progress markers "==> step: NAME" on stdout are
+# Results in DIR: box.img (compressed qcow2), kernel-release (e.g.
+# "6.1.0-28-cloud-amd64") and kernel-version (its package's version, e.g. "6.1.176-1").  Progress markers "==> step: NAME" on stdout are
 # parsed by box.py.  Loop device and mounts are released on every exit path;
 # DIR/rootfs is left for the caller to delete (box.py checks that nothing is
 # mounted below it first).
@@ -23,20 +24,26 @@
 #    partition is reached with `losetup --offset 1MiB`.
 #  * ext4 is made without 64bit/metadata_csum/orphan_file: extlinux (syslinux
 #    6.04) cannot boot from file systems with those features.
+#  * The kernel is installed after debootstrap, with apt, from the suite, its security
+#    suite (where the newer kernels of a stable release are), the release PKG/RELEASE
+#    names, or a local .deb (a kernel build's `make bindeb-pkg`); the initramfs is
+#    configured first, so the kernel's own hook makes the small one once.
 #  * net.ifnames=0 makes the first NIC eth0; systemd-networkd runs DHCP on it.
 #  * The VM boots to sshd and no further (see "configure"): under TCG each unit,
 #    module and console line costs the one vCPU; `quiet mitigations=off` on the kernel
 #    command line (a disposable test VM runs no untrusted code).
 set -euo pipefail
 
-SUITE="" MIRROR="" KERNEL="" PUBKEY="" WORKDIR="" DISK_GIB=4
-EXTRA_PACKAGES="" DEB_CACHE=""
+SUITE="" MIRROR="" KERNEL="" KERNEL_DEB="" PUBKEY="" WORKDIR="" DISK_GIB=4
+EXTRA_PACKAGES="" DEB_CACHE="" SECURITY_MIRROR=""
 
 while [ $# -gt 0 ]; do
     case "$1" in
         --suite) SUITE=$2; shift 2 ;;
         --mirror) MIRROR=$2; shift 2 ;;
         --kernel) KERNEL=$2; shift 2 ;;
+        --kernel-deb) KERNEL_DEB=$2; shift 2 ;;
+        --security-mirror) SECURITY_MIRROR=$2; shift 2 ;;
         --pubkey) PUBKEY=$2; shift 2 ;;
         --workdir) WORKDIR=$2; shift 2 ;;
         --disk-gib) DISK_GIB=$2; shift 2 ;;
@@ -45,10 +52,12 @@ while [ $# -gt 0 ]; do
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
-for v in SUITE MIRROR KERNEL PUBKEY WORKDIR; do
+for v in SUITE MIRROR PUBKEY WORKDIR; do
     [ -n "${!v}" ] || { echo "missing --${v,,}" >&2; exit 2; }
 done
+[ -n "$KERNEL$KERNEL_DEB" ] || { echo "missing --kernel or --kernel-deb" >&2; exit 2; }
 [ -r "$PUBKEY" ] || { echo "vagrant public key not readable: $PUBKEY" >&2; exit 2; }
+[ -z "$KERNEL_DEB" ] || [ -r "$KERNEL_DEB" ] || { echo "kernel package not readable: $KERNEL_DEB" >&2; exit 2; }
 
 # "pkg/release" installs the kernel from that release (e.g. backports).
 KERNEL_PKG=${KERNEL%%/*}
@@ -91,7 +100,7 @@ in_chroot() { chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin 
 
 step "partition"
 mkdir -p "$WORKDIR"
-rm -f "$RAW" "$WORKDIR/box.img" "$WORKDIR/kernel-release"
+rm -f "$RAW" "$WORKDIR/box.img" "$WORKDIR/kernel-release" "$WORKDIR/kernel-version"
 truncate -s "${DISK_GIB}G" "$RAW"
 parted -s "$RAW" mklabel msdos mkpart primary ext4 1MiB 100% set 1 boot on
 dd if="$MBR_BIN" of="$RAW" bs=440 count=1 conv=notrunc status=none
@@ -106,7 +115,6 @@ ROOT_UUID=$(blkid -o value -s UUID "$LOOP")
 
 step "debootstrap"
 INCLUDE="systemd-sysv,udev,dbus,kmod,procps,openssh-server,sudo,iproute2,iputils-ping,nftables,iptables,initramfs-tools,netbase"
-[ -z "$KERNEL_RELEASE_SUITE" ] && INCLUDE="$INCLUDE,$KERNEL_PKG"
 [ -n "$EXTRA_PACKAGES" ] && INCLUDE="$INCLUDE,$EXTRA_PACKAGES"
 CACHE_OPT=()
 if [ -n "$DEB_CACHE" ]; then
@@ -123,12 +131,50 @@ mount --bind /dev "$ROOT/dev"
 mount --bind /dev/pts "$ROOT/dev/pts"
 
 echo "deb $MIRROR $SUITE main" > "$ROOT/etc/apt/sources.list"
-if [ -n "$KERNEL_RELEASE_SUITE" ]; then
-    echo "deb $MIRROR $KERNEL_RELEASE_SUITE main" >> "$ROOT/etc/apt/sources.list"
-    step "kernel"
-    in_chroot apt-get update -q
-    in_chroot apt-get install -y -q --no-install-recommends -t "$KERNEL_RELEASE_SUITE" "$KERNEL_PKG"
+[ -n "$SECURITY_MIRROR" ] && echo "deb $SECURITY_MIRROR $SUITE-security main" >> "$ROOT/etc/apt/sources.list"
+[ -n "$KERNEL_RELEASE_SUITE" ] && echo "deb $MIRROR $KERNEL_RELEASE_SUITE main" >> "$ROOT/etc/apt/sources.list"
+
+# The initramfs only needs to find a virtio disk (ext4 is built in): with every module
+# (MODULES=most) it is 15 MB to unpack and seconds of udev probing under TCG.  Set before the
+# kernel is installed: its hook then makes this one, once.
+sed -i 's/^MODULES=.*/MODULES=list/' "$ROOT/etc/initramfs-tools/initramfs.conf"
+printf '%s\n' virtio_pci virtio_blk >> "$ROOT/etc/initramfs-tools/modules"
+
+step "kernel"
+# A frozen mirror (a snapshot of the archive) serves Release files past their Valid-Until:
+# sid's expire after a week. debootstrap does not check it either.
+in_chroot apt-get -o Acquire::Check-Valid-Until=false update -q
+if [ -n "$KERNEL_DEB" ]; then
+    cp "$KERNEL_DEB" "$ROOT/tmp/netns-harness-kernel.deb"
+    in_chroot apt-get install -y -q --no-install-recommends /tmp/netns-harness-kernel.deb
+    DEB_PKG=$(in_chroot dpkg-deb -f /tmp/netns-harness-kernel.deb Package)
+    rm -f "$ROOT/tmp/netns-harness-kernel.deb"
+else
+    # A metapackage (linux-image-cloud-amd64) stands for one ABI's package: install that one
+    # alone (the metapackage adds nothing to the image, and a mirror may lack its file).
+    TARGET=()
+    [ -n "$KERNEL_RELEASE_SUITE" ] && TARGET=(-t "$KERNEL_RELEASE_SUITE")
+    ABI_PKG=$(in_chroot apt-cache "${TARGET[@]}" depends "$KERNEL_PKG" \
+        | awk '$1 ~ /Depends:/ && $2 ~ /^linux-image-[0-9]/ {print $2; exit}')
+    echo "kernel package: $KERNEL_PKG -> ${ABI_PKG:-$KERNEL_PKG}"
+    in_chroot apt-get install -y -q --no-install-recommends "${TARGET[@]}" "${ABI_PKG:-$KERNEL_PKG}"
 fi
+KREL=$(cd "$ROOT/boot" && ls -1 vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
+[ -n "$KREL" ] || { echo "the kernel package installed no /boot/vmlinuz-*" >&2; exit 1; }
+KREL=${KREL#vmlinuz-}
+# The kernel's package and its version (e.g. 6.1.176-1): the box's record of it. Debian and
+# `make bindeb-pkg` name it linux-image-RELEASE; since 7.x Debian's hooks copy the image to
+# /boot, so the file itself may belong to no package.
+if [ -n "$KERNEL_DEB" ]; then
+    KPKG=$DEB_PKG
+elif in_chroot dpkg-query -W "linux-image-$KREL" >/dev/null 2>&1; then
+    KPKG=linux-image-$KREL
+else
+    KPKG=$(in_chroot dpkg-query -S "/boot/vmlinuz-$KREL" | cut -d: -f1)
+fi
+KVER=$(in_chroot dpkg-query -W -f '${Version}' "$KPKG")
+[ -e "$ROOT/boot/initrd.img-$KREL" ] || in_chroot update-initramfs -c -k "$KREL"
+echo "kernel release: $KREL (package $KPKG $KVER)"
 
 step "configure"
 echo "$HOSTNAME_" > "$ROOT/etc/hostname"
@@ -229,16 +275,6 @@ install -m 0600 "$PUBKEY" "$ROOT/root/.ssh/authorized_keys"
 : > "$ROOT/etc/machine-id"
 rm -f "$ROOT/var/lib/dbus/machine-id"
 
-KREL=$(basename "$(ls -1 "$ROOT"/boot/vmlinuz-* | sort -V | tail -n 1)")
-KREL=${KREL#vmlinuz-}
-# The initramfs only needs to find a virtio disk (ext4 is built in): with every module
-# (MODULES=most) it is 15 MB to unpack and seconds of udev probing under TCG.
-sed -i 's/^MODULES=.*/MODULES=list/' "$ROOT/etc/initramfs-tools/initramfs.conf"
-printf '%s\n' virtio_pci virtio_blk >> "$ROOT/etc/initramfs-tools/modules"
-rm -f "$ROOT/boot/initrd.img-$KREL"
-in_chroot update-initramfs -c -k "$KREL"
-echo "kernel release: $KREL"
-
 step "shrink"
 in_chroot apt-get clean
 # No documentation in a disposable VM, now or from later installs.
@@ -286,4 +322,5 @@ step "convert"
 qemu-img convert -c -O qcow2 "$RAW" "$WORKDIR/box.img"
 rm -f "$RAW"
 echo "$KREL" > "$WORKDIR/kernel-release"
+echo "$KVER" > "$WORKDIR/kernel-version"
 qemu-img info "$WORKDIR/box.img"

@@ -109,10 +109,13 @@ exit codes:
 
 environment:
   HARNESS_BOX               vagrant: the box (default debian/bookworm64)
-  HARNESS_BOX_KERNEL        vagrant: build (or reuse) a local box with this Debian kernel package
+  HARNESS_BOX_KERNEL        vagrant: build (or reuse) a local box with this kernel spec or .deb
   HARNESS_DESTROY           vagrant: always, passing (default) or never
   VAGRANT_DEFAULT_PROVIDER  vagrant: libvirt or virtualbox
   HARNESS_LIBVIRT_DRIVER    libvirt: kvm, or qemu for software emulation (no working KVM)
+  HARNESS_LIBVIRT_URI       libvirt: another hypervisor, e.g. qemu+ssh://root@bighost/system
+  HARNESS_BOX_PREFIX        names of the boxes built here (default netns-harness)
+  HARNESS_SECURITY_MIRROR   box builds: the security archive's mirror (none: leave it out)
   HARNESS_MEMORY, HARNESS_CPUS  the VM's MiB and vCPUs (default 1024, 1)
   HARNESS_VAGRANT_DIR       where to run vagrant (default: ./Vagrantfile if present, else the packaged one)
   HARNESS_CACHE_DIR         where built boxes are cached
@@ -476,11 +479,66 @@ def cmd_down(args) -> int:
 
 
 def cmd_box_build(args) -> int:
-    from harness.box import build_box
+    from harness.box import BoxBuildError, build_box
 
-    info = build_box(kernel_package=args.kernel, force=args.force)
-    print(f"box {info.name} ({info.kernel_release}) ready: HARNESS_BOX={info.name}")
+    if args.kernel_deb and args.kernel:
+        raise UsageError("give --kernel PKG or --kernel-deb PATH, not both")
+    try:
+        info = build_box(kernel_package=args.kernel or "linux-image-cloud-amd64", suite=args.suite,
+                         kernel_deb=args.kernel_deb, force=args.force)
+    except BoxBuildError as exc:
+        _say(f"harness: {exc}")
+        return EXIT_ERROR
+    version = f", package {info.kernel_version}" if info.kernel_version else ""
+    print(f"box {info.name} ({info.kernel_release}{version}) ready: HARNESS_BOX={info.name}")
     return EXIT_OK
+
+
+def cmd_matrix_merge(args) -> int:
+    from harness.matrix import render_text
+    from harness.matrix_files import MergeError, merge
+
+    report, junit = Path(args.report), Path(args.junit) if args.junit else None
+    try:
+        runs, warnings = merge([Path(p) for p in args.files], report, junit)
+    except MergeError as exc:
+        _say(f"harness: {exc}")
+        return EXIT_ERROR
+    for warning in warnings:
+        _say(f"harness: warning: {warning}")
+    print(coloured(render_text(runs), sys.stdout))
+    print(f"\nreport: {report}" + (f", JUnit: {junit}" if junit else ""))
+    statuses = [r.status for run in runs for r in run.results]
+    if warnings or "ERROR" in statuses:
+        return EXIT_ERROR
+    return EXIT_FAILED if "FAIL" in statuses else EXIT_OK
+
+
+def cmd_bisect(args) -> int:
+    from harness.bisect import BisectError, bisect_kernels
+
+    try:
+        outcome = bisect_kernels(Path(args.scenario), good=args.good, bad=args.bad, suite=args.suite,
+                                 release=args.release, bundle_dir=Path(args.bundle_dir), progress=_say)
+    except BisectError as exc:
+        _say(f"harness: {exc}")
+        return EXIT_ERROR
+    print(outcome.text())
+    return EXIT_OK if outcome.first_different else EXIT_FAILED
+
+
+def cmd_box_remove(args) -> int:
+    from harness.box import BoxBuildError, remove_box
+
+    status = EXIT_OK
+    for name in args.names:
+        try:
+            if not remove_box(name, progress=print):
+                print(f"box {name}: nothing to remove")
+        except BoxBuildError as exc:
+            _say(f"harness: {exc}")
+            status = EXIT_ERROR
+    return status
 
 
 def cmd_host_setup(args) -> int:
@@ -658,11 +716,50 @@ def build_parser() -> argparse.ArgumentParser:
     box = _command(sub, "box", "build VM boxes locally", "harness box build --kernel linux-image-cloud-amd64")
     box = box.add_subparsers(dest="box_command", required=True)
     p = _command(box, "build", "build a Debian libvirt box with a chosen kernel package",
-                 "harness box build --kernel linux-image-cloud-amd64/bookworm-backports",
-                 "Needs root and the Debian mirror only; cached, rebuilt when its inputs change.")
-    p.add_argument("--kernel", default="linux-image-cloud-amd64", help="kernel package (default %(default)s)")
+                 "harness box build --kernel linux-image-cloud-amd64 --suite bullseye",
+                 "Needs root and the Debian mirror only; cached, rebuilt when its inputs change.\n"
+                 "--kernel PKG[/RELEASE][@SUITE]: a Debian kernel package, from RELEASE (e.g. bookworm-backports),\n"
+                 "on the userspace of SUITE (default: RELEASE's suite, else bookworm). --kernel-deb PATH: your\n"
+                 "own kernel (the linux-image-*.deb of `make bindeb-pkg`), cached by its SHA-256.")
+    p.add_argument("--kernel", help="kernel package (default linux-image-cloud-amd64)")
+    p.add_argument("--kernel-deb", dest="kernel_deb", metavar="PATH", help="a kernel .deb of your own build")
+    p.add_argument("--suite", help="Debian suite of the userspace: bullseye, bookworm (default), trixie, sid")
     p.add_argument("--force", action="store_true", help="rebuild even when a cached box matches")
     p.set_defaults(func=cmd_box_build)
+    p = _command(box, "remove", "remove a box built here: its snapshot, Vagrant's copy, libvirt volumes, cached builds",
+                 "harness box remove netns-harness/bookworm-6.1.0-47-cloud-amd64",
+                 "Refuses while a VM of the box runs.")
+    p.add_argument("names", nargs="+", metavar="NAME", help="box names (netns-harness/SUITE-KERNEL)")
+    p.set_defaults(func=cmd_box_remove)
+
+    matrix = _command(sub, "matrix", "kernel matrix files", "harness matrix merge results/*/*.json")
+    matrix = matrix.add_subparsers(dest="matrix_command", required=True)
+    p = _command(matrix, "merge", "join the results of matrix parts (--harness-shard K/N) into one matrix",
+                 "harness matrix merge parts/*/*.json --report results/matrix.md --junit results/matrix.xml",
+                 "Reads the <kernel-id>[.shard-K-of-N].json files that matrix runs write next to their report,\n"
+                 "joins each kernel's results and facts, and writes one Markdown matrix (each kernel's merged\n"
+                 "results beside it) and one JUnit file. Exit 0 all passed, 1 a check failed, 2 an error\n"
+                 "(a scenario that errored, a missing part, a file given twice).")
+    p.add_argument("files", nargs="+", metavar="FILE", help="results files of the parts")
+    p.add_argument("--report", default="results/matrix.md", help="the matrix (default %(default)s)")
+    p.add_argument("--junit", default="results/matrix.xml", help="the JUnit file (default %(default)s)")
+    p.set_defaults(func=cmd_matrix_merge)
+
+    p = _command(sub, "bisect", "find the first kernel version on which a scenario's verdict changes",
+                 "harness bisect scenarios/vrf.yaml --good linux-image-6.1.0-47-cloud-amd64 "
+                 "--bad linux-image-6.1.0-57-cloud-amd64",
+                 "GOOD and BAD are two packages of one Debian kernel line (linux-image-6.1.0-NN-cloud-amd64);\n"
+                 "the versions between them are those the archive serves for the suite (and its security and\n"
+                 "backports suites). Boxes are built and booted only for the versions the binary search visits;\n"
+                 "the answer names the first version whose verdict differs from GOOD's, with both bundles.\n"
+                 "Exit 0 found, 1 no version differs, 2 an error.")
+    p.add_argument("scenario", help="the scenario file")
+    p.add_argument("--good", required=True, metavar="PKG", help="a kernel package with the old verdict")
+    p.add_argument("--bad", required=True, metavar="PKG", help="a later package of the same line with another verdict")
+    p.add_argument("--suite", default="bookworm", help="Debian suite of the userspace and the versions (default %(default)s)")
+    p.add_argument("--release", help="install the kernels from this release instead, e.g. bookworm-backports")
+    p.add_argument("--bundle-dir", default="results/bisect", help="where both bundles go (default %(default)s)")
+    p.set_defaults(func=cmd_bisect)
 
     p = _command(sub, "host-setup", "start libvirt daemons and define its default pool/network",
                  "sudo harness host-setup", "For hosts without systemd; idempotent.")

@@ -1,38 +1,54 @@
-"""The kernels of the kernel matrix: short ids for Debian kernel packages.
+"""The kernels of the kernel matrix: short ids for kernel specs.
 
 Adding a kernel to the matrix is one line in ``KERNELS``: an id (also the nox session
-``kernel(ID)``, the matrix column and the ``results/ID.json`` file name) and the Debian
-kernel package the box is built with (``harness box build --kernel PKG``).
+``kernel(ID)``, the matrix column and the ``results/ID.json`` file name) and the kernel spec
+its box is built with (``harness box build --kernel SPEC``): ``PKG[/RELEASE][@SUITE]``, a Debian
+kernel package (from RELEASE) on the userspace of SUITE, or the path of a kernel ``.deb``.
+
+The default lines run from the oldest Debian kernel still supported (5.10, bullseye LTS) to
+the newest the archive serves (sid), each on the userspace of the suite it ships with, so
+the matrix also covers iproute2 5.10 to 7.x and iputils 20210202 to 20250605.
 
 This module imports nothing from the harness (the noxfile reads it by path).
 """
 
 from __future__ import annotations
 
+import os
 import re
 
 KERNELS: dict[str, str] = {
-    "kernel-6.1": "linux-image-cloud-amd64",
-    "kernel-6.12": "linux-image-cloud-amd64/bookworm-backports",
+    "kernel-5.10": "linux-image-cloud-amd64@bullseye",
+    "kernel-6.1": "linux-image-cloud-amd64@bookworm",
+    "kernel-6.12": "linux-image-cloud-amd64@trixie",
+    "kernel-sid": "linux-image-cloud-amd64@sid",
 }
 
 
 def kernel_id(package: str) -> str:
-    """The id of a package: its ``KERNELS`` id, else a name made from the package.
+    """The id of a kernel spec: its ``KERNELS`` id, else a name made from the spec.
 
-    ``linux-image-cloud-amd64/bookworm-backports`` -> ``kernel-6.12``;
-    ``linux-image-6.1.0-28-cloud-amd64`` -> ``linux-image-6.1.0-28-cloud-amd64``.
+    ``linux-image-cloud-amd64@trixie`` -> ``kernel-6.12``;
+    ``linux-image-6.1.0-28-cloud-amd64`` -> ``linux-image-6.1.0-28-cloud-amd64``;
+    ``linux-image-cloud-amd64/bookworm-backports`` -> ``linux-image-cloud-amd64-bookworm-backports``;
+    ``/tmp/linux-image-6.1.0-28-cloud-amd64_6.1.176-1_amd64.deb@trixie`` ->
+    ``linux-image-6.1.0-28-cloud-amd64_6.1.176-1_amd64-trixie`` (a .deb by its file name).
     """
     for kid, pkg in KERNELS.items():
         if pkg == package:
             return kid
+    head, at, suite = package.rpartition("@") if "@" in package else (package, "", "")
+    if head.endswith(".deb"):
+        package = os.path.basename(head)[:-len(".deb")] + (f"-{suite}" if at else "")
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", package).strip("-")
 
 
 def resolve_kernel(spec: str) -> tuple[str, str]:
-    """``(id, package)`` for an id from ``KERNELS`` or a Debian kernel package name.
+    """``(id, spec)`` for an id from ``KERNELS``, a Debian kernel package spec or a kernel ``.deb``
+    (made absolute).
 
-    Raises ``ValueError`` for an empty spec, or a ``kernel-...`` id that is not in ``KERNELS``.
+    Raises ``ValueError`` for an empty spec, a ``kernel-...`` id that is not in ``KERNELS``, or a
+    ``.deb`` that does not exist.
     """
     spec = spec.strip()
     if not spec:
@@ -42,6 +58,11 @@ def resolve_kernel(spec: str) -> tuple[str, str]:
     if spec.startswith("kernel-"):
         raise ValueError(f"unknown kernel id {spec!r}: known ids are {', '.join(KERNELS)} "
                          "(add one to KERNELS in harness/kernels.py), or give a Debian kernel package")
+    head, at, suite = spec.rpartition("@") if "@" in spec else (spec, "", "")
+    if head.endswith(".deb"):  # a local kernel package: the same file from any working directory
+        if not os.path.isfile(head):
+            raise ValueError(f"kernel package {head}: no such file")
+        spec = os.path.abspath(head) + at + suite
     return kernel_id(spec), spec
 
 

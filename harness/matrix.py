@@ -27,7 +27,9 @@ MAX_CHECKS_IN_NOTE = 3
 class KernelRun:
     """One column: a kernel's results and facts.
 
-    ``needs``: scenario name -> ``(features, tools)`` it asked for (``harness.facts.needs``);
+    ``needs``: scenario name -> what it asked for, ``{"features": [...], "tools": [...],
+    "config": [...]}`` (``harness.facts.needs`` and ``requires: config``), and ``"checks"``: its
+    check items' names (for JUnit cases of a scenario that did not run);
     ``target``: the target's description (box, provider versions); ``details``: where the
     full results are (a path or a link, relative to the report); ``error``: why the
     column is incomplete (e.g. the VM could not boot), if it is.
@@ -38,7 +40,7 @@ class KernelRun:
     results: list[ScenarioResult] = field(default_factory=list)
     facts: Optional[Facts] = None
     target: dict = field(default_factory=dict)
-    needs: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
+    needs: dict[str, dict] = field(default_factory=dict)
     details: str = ""
     error: str = ""
 
@@ -94,17 +96,24 @@ def facts_rows(runs: list[KernelRun]) -> list[tuple[str, list[str]]]:
             return "?"
         return "yes" if table[name] else "no"
 
-    features = sorted({f for run in runs for features, _ in run.needs.values() for f in features})
-    tools = sorted({t for run in runs for _, tools in run.needs.values() for t in tools} - set(BASE_TOOLS))
+    def asked(kind: str) -> set:
+        return {name for run in runs for need in run.needs.values() for name in need.get(kind, ())}
+
+    features, options = sorted(asked("features")), sorted(asked("config"))
+    tools = sorted(asked("tools") - set(BASE_TOOLS))
     rows = [
         ("package", [run.package or "?" for run in runs]),
         ("box", [str(run.target.get("box") or "?") for run in runs]),
         ("kernel release", [fact(run, "kernel") for run in runs]),
+        ("kernel version", [fact(run, "kernel_version") for run in runs]),
+        ("userspace", [fact(run, "os") for run in runs]),
         ("iproute2", [fact(run, "iproute2") for run in runs]),
         ("ping", [fact(run, "ping") for run in runs]),
     ]
     rows += [(f"feature {f}", [present(run.facts and run.facts.features, f) for run in runs]) for f in features]
     rows += [(f"tool {t}", [present(run.facts and run.facts.tools, t) for run in runs]) for t in tools]
+    rows += [(f"config {o}", [(run.facts.config.get(o) or "?") if run.facts else "?" for run in runs])
+             for o in options]
     rows.append(("summary", [summary_line(run.results) if run.results else "nothing ran" for run in runs]))
     return rows
 

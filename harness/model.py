@@ -43,8 +43,19 @@ class Requires(Model):
     features: list[Literal[FEATURES]] = Field(default_factory=list)  # type: ignore[valid-type]
     tools: list[str] = Field(default_factory=list)
     modules: list[str] = Field(default_factory=list, description="kernel modules, e.g. br_netfilter")
+    config: list[str] = Field(default_factory=list,
+                              description="kernel config options that must be y or m, e.g. CONFIG_NET_VRF")
 
     _v_kernel = field_validator("kernel")(classmethod(lambda cls, v: _kernel(v)))
+
+    @field_validator("config")
+    @classmethod
+    def _options(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not re.fullmatch(r"CONFIG_[A-Z0-9_]{1,100}", name):
+                raise ValueError(f"{name!r} is not a kernel config option; write it as in the kernel's "
+                                 "config file, e.g. CONFIG_NET_VRF")
+        return value
 
     @field_validator("tools", "modules")
     @classmethod

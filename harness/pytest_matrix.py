@@ -6,6 +6,10 @@ kernel's last item, and every item carries an ``xdist_group`` per kernel so ``-n
 implies ``--dist loadgroup`` here) gives each worker one kernel's VM. At the end the
 controller prints the matrix and writes ``--harness-matrix-report`` (Markdown) with
 ``<kernel-id>.json`` results next to it; workers ship their results in ``workeroutput``.
+
+``--harness-shard K/N`` keeps part K of the scenario x kernel cells (``harness.shard``) and
+deselects the rest; its results files are named ``<kernel-id>.shard-K-of-N.json``, and
+``harness matrix merge`` joins the parts (``harness.matrix_files``).
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ _WORKER_OUTPUT_KEY = "netns_harness_matrix"
 def pytest_configure(config: pytest.Config) -> None:
     if setting(config, "harness_kernels"):
         _configure_matrix(config)
+    elif setting(config, "harness_shard"):
+        raise pytest.UsageError("--harness-shard splits a kernel matrix: add --harness-kernels")
 
 
 def kernel_ids(config: pytest.Config) -> list[Optional[str]]:
@@ -39,8 +45,12 @@ def kernel_ids(config: pytest.Config) -> list[Optional[str]]:
 def _configure_matrix(config: pytest.Config) -> None:
     from harness.kernels import parse_kernels
 
+    from harness.box import parse_kernel_spec
+
     try:
         kernels = parse_kernels(setting(config, "harness_kernels"))
+        for _kid, spec in kernels:
+            parse_kernel_spec(spec)   # a bad spec stops the run here, not in every cell
     except ValueError as exc:
         raise pytest.UsageError(f"--harness-kernels: {exc}") from None
     option = config.option
@@ -61,8 +71,17 @@ def _configure_matrix(config: pytest.Config) -> None:
     elif dist not in ("no", "loadgroup"):
         raise pytest.UsageError(f"--harness-kernels keeps each kernel's scenarios on one worker: use --dist loadgroup, "
                                 f"not --dist {dist}")
+    shard = None
+    if setting(config, "harness_shard"):
+        from harness.shard import parse_shard
+
+        try:
+            shard = parse_shard(setting(config, "harness_shard"))
+        except ValueError as exc:
+            raise pytest.UsageError(f"--harness-shard {exc}") from None
     config.stash[_MATRIX] = {
         "kernels": kernels,
+        "shard": shard,  # (K, N) or None
         "live": {},      # kernel id -> {"target", "facts", "error"}: VMs of this process
         "runs": {kid: _empty_run(package) for kid, package in kernels},  # this process's results
         "worker_errors": [],
@@ -78,7 +97,8 @@ def pytest_report_header(config: pytest.Config) -> Optional[str]:
     matrix = config.stash.get(_MATRIX, None)
     if matrix is None:
         return None
-    return "kernel matrix: " + ", ".join(f"{kid} ({package})" for kid, package in matrix["kernels"])
+    shard = f", part {matrix['shard'][0]} of {matrix['shard'][1]}" if matrix["shard"] else ""
+    return "kernel matrix: " + ", ".join(f"{kid} ({package})" for kid, package in matrix["kernels"]) + shard
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
@@ -88,6 +108,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
         return
     order = {kid: index for index, (kid, _) in enumerate(matrix["kernels"])}
     items.sort(key=lambda item: order.get(getattr(item, "kernel", None), -1))
+    if matrix["shard"]:
+        _keep_shard(config, items, order, matrix["shard"])
+
+
+def _keep_shard(config: pytest.Config, items: list, order: dict[str, int], shard: tuple[int, int]) -> None:
+    """Deselect the items outside part K of N of the cells (an invalid scenario's one item goes
+    with its cell on the first kernel)."""
+    from harness.shard import shard_cells
+
+    first = next(iter(order))
+
+    def cell(item) -> tuple[int, str]:
+        return order[getattr(item, "kernel", None) or first], str(item.path)
+
+    mine = set(shard_cells(sorted({cell(item) for item in items}), *shard))
+    deselected = [item for item in items if cell(item) not in mine]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if cell(item) in mine]
 
 
 # pytest-xdist's loadgroup tags node ids with the group; pytest 9.2's structured node ids
@@ -147,7 +186,10 @@ def run_on_kernel(config: pytest.Config, kid: str, scenario, path: Path):
 
     run = config.stash[_MATRIX]["runs"][kid]
     _kernel, features, tools = needs(scenario)
-    run["needs"][scenario.name] = (features, tools)
+    from harness.pytest_plugin import check_items_names
+
+    run["needs"][scenario.name] = {"features": features, "tools": tools, "config": list(scenario.requires.config),
+                                   "checks": [name for _id, name in check_items_names(scenario)]}
     try:
         target, facts = kernel_target(config, kid)
     except TargetError as exc:
@@ -216,7 +258,7 @@ def _merge(into: dict, payload: dict) -> None:
         run["results"] += [result_from_dict(r) for r in data["results"]]
         run["facts"] = run["facts"] or data["facts"]
         run["target"] = run["target"] or data["target"]
-        run["needs"].update({name: tuple(v) for name, v in data["needs"].items()})
+        run["needs"].update(data["needs"])
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -255,28 +297,23 @@ def _finish_matrix(config: pytest.Config) -> None:
 
 def _write_matrix(config: pytest.Config, matrix: dict, collected: dict) -> None:
     from harness.facts import Facts
-    from harness.matrix import KernelRun, render_markdown, render_text
-    from harness.report import write_json
+    from harness.matrix import KernelRun, render_text
+    from harness.matrix_files import write_report
 
     report = Path(setting(config, "harness_matrix_report") or DEFAULT_MATRIX_REPORT)
     if not report.is_absolute():
         report = Path(config.invocation_params.dir) / report
-    report.parent.mkdir(parents=True, exist_ok=True)
     runs = []
     for kid, package in matrix["kernels"]:
         data = collected.get(kid) or _empty_run(package)
         run = KernelRun(id=kid, package=package, results=data["results"], target=data["target"],
                         facts=Facts(**data["facts"]) if data["facts"] else None, needs=data["needs"])
-        if run.results:
-            path = report.parent / f"{kid}.json"
-            write_json(path, run.results, {"kernel_id": kid, "kernel_package": package,
-                                           **run.target, **(data["facts"] or {})})
-            run.details = path.name  # relative to the report, for its links
-        elif matrix["worker_errors"]:
+        if not run.results and matrix["worker_errors"]:
             run.error = "; ".join(matrix["worker_errors"])
-        runs.append(run)
+        if run.results or run.error or not matrix["shard"]:  # a part shows the kernels it ran
+            runs.append(run)
     command = "pytest " + " ".join(config.invocation_params.args)
-    report.write_text(render_markdown(runs, command=command), encoding="utf-8")
+    write_report(report, runs, command, kernels=[kid for kid, _ in matrix["kernels"]], shard=matrix["shard"])
     for run in runs:  # the terminal names the files as the user would type them
         if run.details:
             run.details = _shown(report.parent / run.details, config)

@@ -40,7 +40,11 @@ OPTIONS = [
      f"where bug-report bundles of failing scenarios go (default {DEFAULT_BUNDLE_DIR})", "str"),
     ("--harness-kernels", "harness_kernels",
      "kernel matrix: run every scenario in one VM per kernel, KERNEL[,KERNEL...]: ids from harness/kernels.py "
-     "(kernel-6.1, kernel-6.12) or Debian kernel packages; add -n N to run the VMs in parallel", "str"),
+     "(kernel-5.10, kernel-6.1, kernel-6.12, kernel-sid), kernel specs (PKG[/RELEASE][@SUITE]) or kernel .deb files; "
+     "add -n N to run the VMs in parallel", "str"),
+    ("--harness-shard", "harness_shard",
+     "kernel matrix: run part K of N (K/N, e.g. 1/4): the scenario x kernel cells in kernel order, cut into N "
+     "runs of about the same number of cells; `harness matrix merge` joins the parts' results", "str"),
     ("--harness-matrix-report", "harness_matrix_report",
      f"kernel matrix: the Markdown report (default {DEFAULT_MATRIX_REPORT}), each kernel's results "
      "as <kernel-id>.json next to it", "str"),

@@ -171,7 +171,7 @@ def run_scenario(
     if facts is not None:
         _kernel, features, tools = needs(scenario)
         probe_tools(target, facts, tools)
-        probe_features(target, facts, features, scenario.requires.modules)
+        probe_features(target, facts, features, scenario.requires.modules, scenario.requires.config)
         reasons = unmet_needs(scenario, facts, loads_modules=target.disposable)
         if reasons:
             result.status, result.reason = SKIP, "; ".join(reasons)

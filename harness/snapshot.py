@@ -69,10 +69,23 @@ def file_identity(path: os.PathLike | str) -> Optional[list]:
     return [str(path), info.st_size, info.st_mtime_ns]
 
 
+def libvirt_uri() -> str:
+    """The libvirt connection: ``$HARNESS_LIBVIRT_URI`` (e.g. ``qemu+ssh://root@host/system``, another
+    hypervisor) or ``qemu:///system``."""
+    return os.environ.get("HARNESS_LIBVIRT_URI", "").strip() or LIBVIRT_URI
+
+
+def uri_is_local(uri: str) -> bool:
+    """Whether ``uri`` reaches this machine's libvirtd directly (no host, no transport): only then
+    are the hypervisor's files (save images, disk overlays) this machine's files."""
+    scheme, _, rest = uri.partition("://")
+    return "+" not in scheme and rest.startswith("/")
+
+
 def virsh(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
-    """Run ``virsh -c qemu:///system ARGS``; raises ``SnapshotError`` with virsh's message when it fails."""
+    """Run ``virsh -c URI ARGS`` (``libvirt_uri()``); raises ``SnapshotError`` with virsh's message when it fails."""
     try:
-        res = subprocess.run(["virsh", "-c", LIBVIRT_URI, *args], capture_output=True, text=True, timeout=timeout)
+        res = subprocess.run(["virsh", "-c", libvirt_uri(), *args], capture_output=True, text=True, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise SnapshotError(f"virsh {args[0]} failed: {exc}") from None
     if check and res.returncode != 0:
@@ -86,9 +99,15 @@ def domain_state(domain: str) -> str:
     return res.stdout.strip() if res.returncode == 0 else "not_created"
 
 
-def fetch_host_key(host: str, port: int, timeout: float = 20) -> paramiko.PKey:
-    """The SSH host key ``host:port`` offers (one key exchange, no login)."""
-    with socket.create_connection((host, port), timeout=timeout) as sock:
+def fetch_host_key(host: str, port: int, timeout: float = 20, proxy_command: Optional[str] = None) -> paramiko.PKey:
+    """The SSH host key ``host:port`` offers (one key exchange, no login), reached through
+    ``proxy_command`` (OpenSSH ProxyCommand, e.g. ``ssh bighost -W %h:%p``) when given.
+    Raises ``OSError`` or ``paramiko.SSHException``."""
+    if proxy_command:
+        sock = paramiko.ProxyCommand(proxy_command.replace("%h", host).replace("%p", str(port)))
+    else:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    with sock:
         transport = paramiko.Transport(sock)
         try:
             transport.start_client(timeout=timeout)
@@ -239,7 +258,7 @@ class Snapshot:
 
     def destroy_command(self) -> str:
         """The shell command that removes a kept copy by hand."""
-        return f"virsh -c {LIBVIRT_URI} destroy {self.domain} && rm -f {self.clone_disk}"
+        return f"virsh -c {libvirt_uri()} destroy {self.domain} && rm -f {self.clone_disk}"
 
 
 def _disk_source(xml: str) -> str:

@@ -5,6 +5,7 @@ builds (or reuses) the default box."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -161,7 +162,8 @@ def _seed_cache(cache: Path, key: str, name: str = "netns-harness/bookworm-6.1")
 
 
 def _expected_key(mirror="http://deb.debian.org/debian"):
-    return box.input_hash("linux-image-cloud-amd64", "bookworm", mirror, box.BUILD_SCRIPT.read_text())
+    return box.input_hash("linux-image-cloud-amd64", "bookworm", mirror, box.BUILD_SCRIPT.read_text(),
+                          security=box.security_mirror("bookworm"))
 
 
 def _vagrant_home_with_stamp(tmp_path: Path, name: str, key: str) -> Path:
@@ -366,3 +368,94 @@ def test_build_default_box_then_cache_hit():
     assert (first.name, "libvirt") in {(n, p) for n, p, _ in box.vagrant_boxes()}
     second = box.build_box(progress=print)
     assert second.cache_hit and second.name == first.name and second.input_hash == first.input_hash
+
+
+# ------------------------------------------------------------- kernel specs
+
+@pytest.mark.parametrize("text, package, release, suite", [
+    ("linux-image-cloud-amd64", "linux-image-cloud-amd64", None, "bookworm"),
+    ("linux-image-cloud-amd64@bullseye", "linux-image-cloud-amd64", None, "bullseye"),
+    ("linux-image-cloud-amd64/trixie", "linux-image-cloud-amd64", None, "trixie"),
+    ("linux-image-cloud-amd64/bookworm-backports", "linux-image-cloud-amd64", "bookworm-backports", "bookworm"),
+    ("linux-image-cloud-amd64/trixie-backports@trixie", "linux-image-cloud-amd64", "trixie-backports", "trixie"),
+    ("linux-image-cloud-amd64/experimental", "linux-image-cloud-amd64", "experimental", "sid"),
+    ("linux-image-6.1.0-47-cloud-amd64", "linux-image-6.1.0-47-cloud-amd64", None, "bookworm"),
+    ("linux-image-6.12.43+deb12-cloud-amd64/bookworm-backports", "linux-image-6.12.43+deb12-cloud-amd64",
+     "bookworm-backports", "bookworm"),
+])
+def test_parse_kernel_spec(text, package, release, suite):
+    spec = box.parse_kernel_spec(text)
+    assert (spec.package, spec.release, spec.suite, spec.deb) == (package, release, suite, None)
+    assert box.parse_kernel_spec(str(spec)) == spec   # written out, it reads back the same
+
+
+def test_parse_kernel_spec_suite_argument_and_pins():
+    assert box.parse_kernel_spec("linux-image-cloud-amd64", suite="sid").suite == "sid"
+    assert box.parse_kernel_spec("linux-image-cloud-amd64@sid", suite="sid").suite == "sid"
+    assert box.parse_kernel_spec("linux-image-6.1.0-47-cloud-amd64").pins_abi
+    assert not box.parse_kernel_spec("linux-image-cloud-amd64").pins_abi
+
+
+def test_parse_kernel_spec_local_deb(tmp_path):
+    deb = tmp_path / "linux-image-6.1.0-47-cloud-amd64_6.1.170-3_amd64.deb"
+    deb.write_bytes(b"!<arch>\n")
+    spec = box.parse_kernel_spec(f"{deb}@trixie")
+    assert (spec.package, spec.deb, spec.suite) == ("", deb, "trixie")
+    assert str(spec) == f"{deb}@trixie"
+
+
+@pytest.mark.parametrize("text, suite, words", [
+    ("", None, "empty kernel"),
+    ("@bullseye", None, "empty kernel"),
+    ("linux-image-cloud-amd64@", None, "nothing after '@'"),
+    ("linux-image-cloud-amd64@bullseye", "trixie", "says suite bullseye, --suite says trixie"),
+    ("linux-image-cloud-amd64@Bad Suite", None, "not a Debian suite name"),
+    ("linux-image-cloud-amd64/a b", None, "not a Debian release name"),
+    ("Linux-Image", None, "not a Debian package name"),
+    ("/no/such/kernel.deb", None, "not a readable file"),
+])
+def test_parse_kernel_spec_refuses(text, suite, words):
+    with pytest.raises(ValueError, match=re.escape(words)):
+        box.parse_kernel_spec(text, suite)
+
+
+def test_box_names_for_lines_abis_and_local_debs(monkeypatch):
+    assert box.box_name_for("bullseye", "5.10.0-46-cloud-amd64") == "netns-harness/bullseye-5.10"
+    assert box.box_name_for("sid", "7.2.13+deb14-cloud-amd64") == "netns-harness/sid-7.2"
+    assert box.box_name_for("bookworm", "6.1.0-47-cloud-amd64", exact=True) == \
+        "netns-harness/bookworm-6.1.0-47-cloud-amd64"
+    assert box.box_name_for("trixie", "6.12.43+deb13-cloud-amd64", exact=True) == \
+        "netns-harness/trixie-6.12.43-deb13-cloud-amd64"     # Vagrant takes no '+'
+    assert box.box_name_for("bookworm", "6.1.0-47-cloud-amd64", local_sha256="1a2b3c4d" + "0" * 56) == \
+        "netns-harness/bookworm-6.1.0-47-cloud-amd64-local-1a2b3c4d"
+    monkeypatch.setenv("HARNESS_BOX_PREFIX", "netns-harness-ci")
+    assert box.box_name_for("bookworm", "6.1.0-47-cloud-amd64") == "netns-harness-ci/bookworm-6.1"
+    assert box.is_built_here("netns-harness-ci/bookworm-6.1") and not box.is_built_here("debian/bookworm64")
+    monkeypatch.setenv("HARNESS_BOX_PREFIX", "mine")
+    with pytest.raises(ValueError, match="must start with netns-harness"):
+        box.box_prefix()
+
+
+def test_input_hash_of_a_local_deb_and_a_prefix():
+    assert _key(kernel_package="", kernel_deb_sha256="a" * 64) != _key(kernel_package="", kernel_deb_sha256="b" * 64)
+    assert _key(prefix="netns-harness-ci") != _key()
+    assert _key(security="http://deb.debian.org/debian-security") != _key()
+
+
+def test_security_mirror(monkeypatch, tmp_path):
+    assert box.security_mirror("sid", root=str(tmp_path)) is None
+    assert box.security_mirror("bullseye", root=str(tmp_path)) == box.DEFAULT_SECURITY_MIRROR
+    d = tmp_path / "etc/apt/sources.list.d"
+    d.mkdir(parents=True)
+    (d / "debian.sources").write_text(DEB822.replace("deb.debian.org/debian-security", "mirror.local/security"))
+    assert box.security_mirror("bookworm", root=str(tmp_path)) == "http://mirror.local/security"
+    monkeypatch.setenv("HARNESS_SECURITY_MIRROR", "none")
+    assert box.security_mirror("bookworm", root=str(tmp_path)) is None
+
+
+def test_build_script_takes_a_kernel_deb_or_a_package():
+    text = box.BUILD_SCRIPT.read_text()
+    res = subprocess.run(["bash", str(box.BUILD_SCRIPT), "--suite", "x", "--mirror", "m", "--pubkey", "/dev/null",
+                          "--workdir", "/nonexistent"], capture_output=True, text=True)
+    assert res.returncode == 2 and "missing --kernel or --kernel-deb" in res.stderr
+    assert "--kernel-deb" in text and "Check-Valid-Until=false" in text

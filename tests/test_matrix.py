@@ -21,24 +21,44 @@ from harness.runner import CheckResult, ScenarioResult
 
 
 def test_kernel_ids_map_to_packages_and_back():
-    assert resolve_kernel("kernel-6.1") == ("kernel-6.1", "linux-image-cloud-amd64")
-    assert resolve_kernel("kernel-6.12") == ("kernel-6.12", "linux-image-cloud-amd64/bookworm-backports")
-    assert resolve_kernel(" linux-image-cloud-amd64/bookworm-backports ") == \
-        ("kernel-6.12", "linux-image-cloud-amd64/bookworm-backports")
-    assert kernel_id("linux-image-cloud-amd64") == "kernel-6.1"
+    assert resolve_kernel("kernel-6.1") == ("kernel-6.1", "linux-image-cloud-amd64@bookworm")
+    assert resolve_kernel("kernel-5.10") == ("kernel-5.10", "linux-image-cloud-amd64@bullseye")
+    assert resolve_kernel(" linux-image-cloud-amd64@trixie ") == ("kernel-6.12", "linux-image-cloud-amd64@trixie")
+    assert kernel_id("linux-image-cloud-amd64@sid") == "kernel-sid"
     # A package not in the mapping: its id is made from its name.
     assert resolve_kernel("linux-image-6.1.0-28-cloud-amd64") == \
         ("linux-image-6.1.0-28-cloud-amd64", "linux-image-6.1.0-28-cloud-amd64")
     assert kernel_id("linux-image-amd64/trixie") == "linux-image-amd64-trixie"
+    assert kernel_id("linux-image-cloud-amd64/bookworm-backports@bookworm") == \
+        "linux-image-cloud-amd64-bookworm-backports-bookworm"
+
+
+def test_the_default_lines_run_from_bullseye_to_sid():
+    from harness.box import parse_kernel_spec
+
+    suites = [parse_kernel_spec(spec).suite for spec in KERNELS.values()]
+    assert suites == ["bullseye", "bookworm", "trixie", "sid"]
+    assert list(KERNELS) == ["kernel-5.10", "kernel-6.1", "kernel-6.12", "kernel-sid"]
+
+
+def test_a_local_deb_is_a_kernel_by_its_file_name(tmp_path, monkeypatch):
+    deb = tmp_path / "linux-image-6.1.0-57-cloud-amd64_6.1.192-3_amd64.deb"
+    deb.write_bytes(b"!<arch>\n")
+    monkeypatch.chdir(tmp_path)
+    assert resolve_kernel(deb.name) == ("linux-image-6.1.0-57-cloud-amd64_6.1.192-3_amd64", str(deb))
+    assert resolve_kernel(f"{deb.name}@trixie") == \
+        ("linux-image-6.1.0-57-cloud-amd64_6.1.192-3_amd64-trixie", f"{deb}@trixie")
+    with pytest.raises(ValueError, match="no such file"):
+        resolve_kernel("missing.deb")
 
 
 def test_parse_kernels_keeps_order_and_drops_duplicates():
     assert parse_kernels("kernel-6.12,kernel-6.1") == [("kernel-6.12", KERNELS["kernel-6.12"]),
                                                        ("kernel-6.1", KERNELS["kernel-6.1"])]
-    assert parse_kernels("kernel-6.1,linux-image-cloud-amd64,") == [("kernel-6.1", KERNELS["kernel-6.1"])]
+    assert parse_kernels("kernel-6.1,linux-image-cloud-amd64@bookworm,") == [("kernel-6.1", KERNELS["kernel-6.1"])]
 
 
-@pytest.mark.parametrize("text, words", [("kernel-5.10", "unknown kernel id 'kernel-5.10'"),
+@pytest.mark.parametrize("text, words", [("kernel-4.19", "unknown kernel id 'kernel-4.19'"),
                                          (",", "at least one kernel"), ("", "at least one kernel")])
 def test_parse_kernels_rejects_bad_input(text, words):
     with pytest.raises(ValueError, match=re.escape(words)):
@@ -62,9 +82,9 @@ def runs():
     old = KernelRun(
         id="kernel-6.1", package="linux-image-cloud-amd64", facts=_facts("6.1.0-50-cloud-amd64", vrf=False),
         target={"box": "netns-harness/bookworm-6.1"}, details="kernel-6.1.json",
-        needs={"veth-pair": (["netns", "veth"], ["ip", "ping", "sysctl"]),
-               "vrf": (["netns", "veth", "vrf"], ["ip", "ping", "sysctl"]),
-               "firewall": (["netns", "nftables"], ["ip", "nft", "ping", "sysctl"])},
+        needs={"veth-pair": {"features": ["netns", "veth"], "tools": ["ip", "ping", "sysctl"]},
+               "vrf": {"features": ["netns", "veth", "vrf"], "tools": ["ip", "ping", "sysctl"]},
+               "firewall": {"features": ["netns", "nftables"], "tools": ["ip", "nft", "ping", "sysctl"]}},
         results=[
             ScenarioResult("veth-pair", "scenarios/veth-pair.yaml", "PASS", checks=[_check("PASS")]),
             ScenarioResult("vrf", "scenarios/vrf.yaml", "SKIP",
@@ -75,7 +95,8 @@ def runs():
     new = KernelRun(
         id="kernel-6.12", package="linux-image-cloud-amd64/bookworm-backports", facts=_facts("6.12.48+deb12-cloud-amd64"),
         target={"box": "netns-harness/bookworm-6.12"}, details="kernel-6.12.json",
-        needs={"veth-pair": (["netns", "veth"], []), "vrf": (["netns", "veth", "vrf"], [])},
+        needs={"veth-pair": {"features": ["netns", "veth"], "tools": []},
+               "vrf": {"features": ["netns", "veth", "vrf"], "tools": [], "config": ["CONFIG_NET_VRF"]}},
         results=[
             ScenarioResult("veth-pair", "scenarios/veth-pair.yaml", "ERROR", reason="the VM is gone"),
             ScenarioResult("vrf", "scenarios/vrf.yaml", "XFAIL", reason="expected failure: bug 1 (ref)"),
@@ -115,8 +136,10 @@ def test_facts_rows_cover_the_features_and_tools_asked_for(runs):
     assert rows["feature nftables"] == ["?", "?"]  # asked for, never probed in these facts
     assert rows["tool nft"] == ["yes", "yes"]      # base tools (ip, ping, sysctl) get no row
     assert "tool ip" not in rows
+    assert rows["config CONFIG_NET_VRF"] == ["?", "?"]   # asked for by vrf, not read from either kernel
     assert rows["summary"][0] == "1 passed, 1 failed, 0 errors, 1 skipped"
-    assert [label for label, _ in build_matrix(runs).facts][:5] == ["package", "box", "kernel release", "iproute2", "ping"]
+    assert [label for label, _ in build_matrix(runs).facts][:7] == \
+        ["package", "box", "kernel release", "kernel version", "userspace", "iproute2", "ping"]
 
 
 def test_render_text(runs):
@@ -209,11 +232,11 @@ def fake_matrix(tmp_path):
         .replace("{from: host, to: 10.0.0.2, ttl: 64}", "{from: host, to: 10.0.0.2, ttl: 63}"))
     log = tmp_path / "vm.log"
 
-    def run(*args):
+    def run(*args, report="out/matrix.md"):
         env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{REPO}", "FAKE_VM_LOG": str(log)}
         proc = subprocess.run(
             [sys.executable, "-m", "pytest", "-p", "fakevm", "-p", "no:cacheprovider", str(scenarios),
-             "--harness-kernels", "fake-old,fake-new", "--harness-matrix-report", str(tmp_path / "out" / "matrix.md"), *args],
+             "--harness-kernels", "fake-old,fake-new", "--harness-matrix-report", str(tmp_path / report), *args],
             capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
         closes = sorted(log.read_text().splitlines()) if log.exists() else []
         return proc, closes
@@ -255,12 +278,102 @@ def test_plugin_matrix_with_fake_vms(fake_matrix, xdist):
     assert not [ns for ns in harness_namespaces() if ns[2:8] in run_ids]
 
 
+def _table_and_notes(markdown: str) -> str:
+    """A matrix report without its first lines (the command that made it)."""
+    return markdown.split("\n| scenario |", 1)[1]
+
+
+def _junit_cases(path) -> dict[str, str]:
+    import xml.etree.ElementTree as ET
+
+    cases = {}
+    for case in ET.parse(path).iter("testcase"):
+        outcome = next((child.tag for child in case if child.tag in ("failure", "error", "skipped")), "passed")
+        cases[case.get("name")] = outcome
+    return cases
+
+
+@needs_root
+def test_two_shards_merged_give_the_unsharded_matrix(fake_matrix):
+    """The same scenarios and kernels as one run and as two parts, each its own pytest process:
+    `harness matrix merge` of the parts' files gives the one run's matrix and its JUnit cases."""
+    tmp_path, run = fake_matrix
+    whole, _ = run("--junitxml", str(tmp_path / "whole.xml"), report="whole/matrix.md")
+    assert whole.returncode == 1, whole.stdout + whole.stderr
+    deselected = []
+    for part in ("1/2", "2/2"):
+        proc, _ = run("--harness-shard", part, "-v", report=f"part{part[0]}/matrix.md")
+        assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+        assert f"part {part[0]} of 2" in proc.stdout
+        deselected.append(int(re.search(r"(\d+) deselected", proc.stdout).group(1)))
+    parts = sorted((tmp_path / "part1").glob("*.json")) + sorted((tmp_path / "part2").glob("*.json"))
+    # 3 scenarios x 2 kernels = 6 cells: part 1 has fake-old's 3, part 2 fake-new's 3.
+    assert [p.name for p in parts] == ["fake-old.shard-1-of-2.json", "fake-new.shard-2-of-2.json"]
+    assert all(deselected)
+    merged = subprocess.run([sys.executable, "-m", "harness.cli", "matrix", "merge", *map(str, parts),
+                             "--report", str(tmp_path / "merged" / "matrix.md"),
+                             "--junit", str(tmp_path / "merged" / "matrix.xml")],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert merged.returncode == 1, merged.stdout + merged.stderr   # wrong-ttl fails
+    one = (tmp_path / "whole" / "matrix.md").read_text()
+    assert _table_and_notes((tmp_path / "merged" / "matrix.md").read_text()) == _table_and_notes(one)
+    assert re.search(r"^multipath-hash-seed +SKIP \[1\] +PASS$", merged.stdout, re.M), merged.stdout
+    assert _junit_cases(tmp_path / "merged" / "matrix.xml") == _junit_cases(tmp_path / "whole.xml")
+    # The merged per-kernel files are whole again, and name what they were merged from.
+    again = json.loads((tmp_path / "merged" / "fake-old.json").read_text())
+    assert len(again["scenarios"]) == 3 and len(again["target"]["matrix"]["merged_from"]) == 2
+
+
+@needs_root
+def test_three_parts_cut_a_kernel_and_merge_checks_its_input(fake_matrix):
+    tmp_path, run = fake_matrix
+    for part in ("1/3", "2/3", "3/3"):
+        proc, _ = run("--harness-shard", part, report=f"p{part[0]}/matrix.md")
+        assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    files = sorted(str(p) for p in tmp_path.glob("p*/*.json"))
+    # 6 cells in 3 parts of 2: part 2 has fake-old's last cell and fake-new's first.
+    assert [os.path.basename(f) for f in files] == ["fake-old.shard-1-of-3.json", "fake-new.shard-2-of-3.json",
+                                                    "fake-old.shard-2-of-3.json", "fake-new.shard-3-of-3.json"]
+
+    def merge(*paths):
+        return subprocess.run([sys.executable, "-m", "harness.cli", "matrix", "merge", *paths,
+                               "--report", str(tmp_path / "m" / "matrix.md"), "--junit", str(tmp_path / "m" / "j.xml")],
+                              capture_output=True, text=True, cwd=tmp_path, timeout=120)
+
+    proc = merge(*files)
+    assert proc.returncode == 1 and re.search(r"^veth-pair +PASS +PASS$", proc.stdout, re.M), proc.stdout
+    twice = merge(*files, files[0])
+    assert twice.returncode == 2 and "was one part given twice?" in twice.stderr
+    missing = merge(*[f for f in files if "shard-3-of-3" not in f])
+    assert missing.returncode == 2 and "warning: part 3/3 is missing" in missing.stderr
+    not_ours = tmp_path / "other.json"
+    not_ours.write_text('{"scenarios": []}')
+    bad = merge(str(not_ours))
+    assert bad.returncode == 2 and "not a kernel matrix results file" in bad.stderr
+    assert bad.stderr.count("\n") == 1   # one line, no traceback
+
+
+def test_shard_option_needs_a_matrix_and_a_part(fake_matrix):
+    tmp_path, run = fake_matrix
+    proc, _ = run("--harness-shard", "3/2")
+    assert proc.returncode == 4 and "K must be between 1 and N" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", str(tmp_path / "scenarios"),
+                           "--harness-shard", "1/2"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 4 and "--harness-shard splits a kernel matrix: add --harness-kernels" in proc.stderr
+
+
 def test_plugin_matrix_rejects_conflicting_options(fake_matrix):
     _, run = fake_matrix
     proc, _ = run("--harness-box-kernel", "x")
     assert proc.returncode == 4 and "--harness-kernels chooses the boxes itself" in proc.stderr
     proc, _ = run("-n", "2", "--dist", "loadfile")
     assert proc.returncode == 4 and "use --dist loadgroup, not --dist loadfile" in proc.stderr
+    tmp_path, _ = fake_matrix
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", str(tmp_path / "scenarios"),
+                           "--harness-kernels", "linux-image-cloud-amd64@"], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)
+    assert proc.returncode == 4 and "--harness-kernels: kernel 'linux-image-cloud-amd64@': nothing after '@'" \
+        in proc.stderr
 
 
 # -- for real: two VMs, one per kernel ----------------------------------------------------
@@ -319,3 +432,52 @@ def test_controller_stops_when_xdist_did_not_group():
     pytest_matrix.pytest_xdist_node_collection_finished(node, grouped)  # fine: nothing raised
     with pytest.raises(pytest.exit.Exception, match=r"pytest-xdist#1386.*pytest<9\.2"):
         pytest_matrix.pytest_xdist_node_collection_finished(node, [grouped[0], "scenarios/a.yaml::ping a -> b[kernel-6.12]"])
+
+
+# -- shards and the example CI workflows -----------------------------------------------------
+
+@pytest.mark.parametrize("cells", [0, 1, 7, 112])
+@pytest.mark.parametrize("parts", [1, 2, 3, 4, 8])
+def test_parts_cover_every_cell_once_in_order(cells, parts):
+    from harness.shard import shard_cells
+
+    items = [(k, s) for k in range(4) for s in range(cells // 4 + (cells % 4 > 0))][:cells]
+    cut = [shard_cells(items, part, parts) for part in range(1, parts + 1)]
+    assert [cell for part in cut for cell in part] == items
+    assert max(map(len, cut)) - min(map(len, cut)) <= 1
+
+
+@pytest.mark.parametrize("text, expected", [("1/4", (1, 4)), (" 4 / 4 ", (4, 4)), ("1/1", (1, 1))])
+def test_parse_shard(text, expected):
+    from harness.shard import parse_shard
+
+    assert parse_shard(text) == expected
+
+
+@pytest.mark.parametrize("text", ["0/4", "5/4", "1", "a/b", "", "1/0", "-1/2"])
+def test_parse_shard_refuses(text):
+    from harness.shard import parse_shard
+
+    with pytest.raises(ValueError):
+        parse_shard(text)
+
+
+@pytest.mark.parametrize("name", ["github", "gitlab"])
+def test_example_workflows_use_commands_that_exist(name):
+    """Every `harness` and `nox -s matrix` line of the example workflows parses with today's options."""
+    import shlex
+
+    import yaml
+
+    from harness.cli import build_parser
+    from harness.pytest_settings import OPTIONS
+
+    text = (REPO / ".ci" / "examples" / f"{name}-kernel-matrix.yml").read_text()
+    yaml.safe_load(text)
+    merges = re.findall(r"^\s*-?\s*(?:run: )?(harness matrix merge .+)$", text, re.M)
+    assert merges
+    for line in merges:
+        build_parser().parse_args(shlex.split(line.replace('"', ""))[1:])
+    shards = re.findall(r"nox -s matrix -- (.+)$", text, re.M)
+    assert shards and all("--harness-shard" in line for line in shards)
+    assert "--harness-shard" in {flag for flag, *_ in OPTIONS}

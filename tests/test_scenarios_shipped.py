@@ -19,7 +19,7 @@ from harness.targets.local import LocalTarget
 SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
 # A pitfall cites the public report it comes from, a selftest case its script in the Linux tree.
 SOURCE = re.compile(r"https?://\S+|tools/testing/selftests/\S+\.sh")
-LACKS = re.compile(r"^needs kernel support for (\S+), which the target lacks$")
+LACKS = re.compile(r"^needs kernel support for (\S+), which the target lacks( \(CONFIG_\w+ is not set in \S+\))?$")
 
 
 def test_scenarios_are_shipped():

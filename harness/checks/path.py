@@ -19,8 +19,9 @@ from harness.parsers import ParseError, parse_routes
 from harness.protocol import CheckOutput
 
 # How `ip route get` (iproute2) reports that no route leads there: unreachable/no route,
-# blackhole (EINVAL), prohibit (EACCES), and for a packet from iif the reverse-path filter
-# refusing its source (EXDEV, "Invalid cross-device link", kernels before 6.x's EINVAL).
+# blackhole (EINVAL), prohibit (EACCES), and a source that fails reverse-path validation
+# (rp_filter: EXDEV from fib_validate_source, which 5.10 passes on for `iif` look-ups; later
+# kernels answer EINVAL).
 NO_PATH = r"Network is unreachable|No route to host|Invalid argument|Permission denied|Invalid cross-device link"
 # Answers of ``ip route get`` that deliver the packet somewhere (the others drop or refuse it).
 ROUTED = ("unicast", "local", "broadcast", "multicast", "anycast")

@@ -36,7 +36,9 @@ import paramiko
 import vagrant
 
 from harness import lifecycle, resources
-from harness.snapshot import DomainBusy, Snapshot, SnapshotError, domain_state, file_identity, snapshot_key, virsh
+from harness.box import is_built_here
+from harness.snapshot import (DomainBusy, Snapshot, SnapshotError, domain_state, file_identity, libvirt_uri,
+                              snapshot_key, uri_is_local, virsh)
 from harness.targets.base import ExecResult, Target, TargetError
 from harness.targets.ssh import SshTarget
 
@@ -66,8 +68,10 @@ def snapshots_wanted(env: dict) -> bool:
 class VagrantTarget(Target):
     """A VM booted from ``box`` (default ``$HARNESS_BOX`` or ``debian/bookworm64``).
 
-    ``box_kernel`` (or ``$HARNESS_BOX_KERNEL``): a Debian kernel package; the box is built
-    locally with ``harness.box.build_box`` (a cache hit when built before) and used.
+    ``box_kernel`` (or ``$HARNESS_BOX_KERNEL``): a kernel spec, ``PKG[/RELEASE][@SUITE]`` or the
+    path of a kernel ``.deb``; the box is built locally with ``harness.box.build_box`` (a cache
+    hit when built before) and used. ``$HARNESS_LIBVIRT_URI`` points libvirt at another
+    hypervisor (no booted snapshots there: their files would be that host's).
     ``destroy``: ``always``, ``passing`` (default: keep the VM when a check failed, and say
     how to log in) or ``never``. ``reuse``: run on the VM that is already up for this box.
     ``snapshot``: restore libvirt VMs from a booted snapshot (default: yes unless
@@ -173,12 +177,16 @@ class VagrantTarget(Target):
     # -- prerequisites -----------------------------------------------------------------
 
     def _uses_libvirt(self) -> bool:
-        return self.provider == "libvirt" or (self.provider is None and self.box.startswith("netns-harness/"))
+        return self.provider == "libvirt" or (self.provider is None and is_built_here(self.box))
 
     def _check_libvirt(self) -> None:
-        if _run(["virsh", "-c", "qemu:///system", "version"], timeout=20).returncode != 0:
-            raise TargetError("the libvirt daemon is not running: run `harness host-setup` "
-                              "(or systemctl start libvirtd)")
+        uri = libvirt_uri()
+        if _run(["virsh", "-c", uri, "version"], timeout=60).returncode != 0:
+            if uri_is_local(uri):
+                raise TargetError("the libvirt daemon is not running: run `harness host-setup` "
+                                  "(or systemctl start libvirtd)")
+            raise TargetError(f"libvirt does not answer at HARNESS_LIBVIRT_URI={uri}: check that `virsh -c {uri} "
+                              "version` works (ssh key, known host, libvirtd running there)")
 
     def check_prerequisites(self) -> None:
         """Raise ``TargetError`` naming the first missing piece and how to get it."""
@@ -198,7 +206,7 @@ class VagrantTarget(Target):
         if self.provider:
             boxes = [b for b in boxes if b.provider == self.provider]
         if not boxes:
-            if self.box.startswith("netns-harness/"):
+            if is_built_here(self.box):
                 how = "build it with `harness box build` (see `harness box build --help` for the kernel)"
             else:
                 how = f"add it with `vagrant box add {self.box}`, or build a local one with `harness box build`"
@@ -414,8 +422,10 @@ class VagrantTarget(Target):
     # -- booted snapshots --------------------------------------------------------------
 
     def _snapshot(self) -> Optional[Snapshot]:
-        """This box's snapshot (made or to be made), or None where snapshots do not apply."""
-        if not (self.snapshots and self._uses_libvirt() and shutil.which("virsh") and shutil.which("qemu-img")):
+        """This box's snapshot (made or to be made), or None where snapshots do not apply (another
+        hypervisor's files are not this machine's)."""
+        if not (self.snapshots and self._uses_libvirt() and shutil.which("virsh") and shutil.which("qemu-img")
+                and uri_is_local(libvirt_uri())):
             return None
         try:
             return Snapshot(self.domain)
@@ -625,24 +635,28 @@ class VagrantTarget(Target):
             raise TargetError("vagrant ssh-config names no private key that exists on this machine")
         # Boxes built here let Vagrant's key log in as root: no sudo per script.
         user = "root" if self._box_stamp().get("root_login") else config.get("user", "vagrant")
-        self._conn = {"host": host, "port": int(port), "user": user, "identity": identities}
+        # On another hypervisor (HARNESS_LIBVIRT_URI=qemu+ssh://...) vagrant-libvirt reaches the VM
+        # through it: `ssh HOST -W %h:%p`.
+        proxy = config.get("proxycommand")
+        self._conn = {"host": host, "port": int(port), "user": user, "identity": identities, "proxy_command": proxy}
         # The VM is ours and new: its host key is whatever it offers now. Pinned from here on, for
         # this run's connection and for `harness ssh` (kept VMs are reached through their record).
         from harness.snapshot import fetch_host_key, known_hosts_line
 
         try:
-            key = fetch_host_key(host, int(port))
+            key = fetch_host_key(host, int(port), proxy_command=proxy)
         except (OSError, paramiko.SSHException) as exc:
             raise TargetError(f"reading the VM's SSH host key at {host}:{port} failed: {exc}") from None
         known_hosts = self._known_hosts_file()
         known_hosts.parent.mkdir(parents=True, exist_ok=True)
         known_hosts.write_text(known_hosts_line(host, int(port), key))
-        return SshTarget(host, port=int(port), user=user, identity=identities, known_hosts=str(known_hosts))
+        return SshTarget(host, port=int(port), user=user, identity=identities, known_hosts=str(known_hosts),
+                         proxy_command=proxy)
 
     def _box_stamp(self) -> dict:
         from harness.box import added_box_stamp
 
-        return added_box_stamp(self.box) if self.box.startswith("netns-harness/") else {}
+        return added_box_stamp(self.box) if is_built_here(self.box) else {}
 
     def _drop_ssh(self) -> None:
         if self._ssh is not None:
@@ -758,6 +772,8 @@ class VagrantTarget(Target):
 
     def _ask_versions(self) -> dict:
         info = {"target": "vagrant", **self._box_info}
+        if os.environ.get("HARNESS_LIBVIRT_URI", "").strip():
+            info["libvirt_uri"] = libvirt_uri()
         version = _run(["vagrant", "--version"]).stdout.strip()
         info["vagrant_version"] = version.removeprefix("Vagrant ")
         if self.provider == "libvirt":
