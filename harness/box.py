@@ -24,6 +24,7 @@ Public API: :func:`build_box`, :class:`BoxInfo`, :class:`BoxBuildError`,
 from __future__ import annotations
 
 import collections
+import contextlib
 import fcntl
 import glob
 import hashlib
@@ -716,7 +717,13 @@ def build_box(kernel_package: "str | KernelSpec" = DEFAULT_KERNEL_PACKAGE,
             argv += ["--security-mirror", security]
         if extra_packages:
             argv += ["--extra-packages", ",".join(extra_packages)]
-        _run_script(argv, log_path, progress, t0)
+        try:
+            _run_script(argv, log_path, progress, t0)
+        except BaseException:
+            # An interrupted or failed build leaves no half-made tree (hundreds of MiB); its log stays.
+            with contextlib.suppress(BoxBuildError, OSError):
+                _safe_rmtree(work)
+            raise
 
         kernel_release = (work / "kernel-release").read_text().strip()
         kernel_version = (work / "kernel-version").read_text().strip()

@@ -26,6 +26,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -49,6 +50,8 @@ BOOT_STARTS = ("Starting domain", "Booting VM")
 BOOT_ENDS = ("Machine booted and ready",)
 # How long a restored copy may take to answer SSH (its network port joins the bridge), seconds.
 RESTORE_CONNECT_S = 30
+# How long an interrupted `vagrant up` gets to clean up after itself (seconds).
+VAGRANT_STOP_S = 120
 
 
 def box_slug(box: str) -> str:
@@ -603,13 +606,15 @@ class VagrantTarget(Target):
             self.progress(f"vagrant up (box {self.box}, provider {self.provider or 'default'}) ...")
             phase, since = "define", time.monotonic()
             try:
-                for line in self._vagrant.up(provider=self.provider, stream_output=True):
-                    self.progress("  " + line.rstrip())
-                    ends = BOOT_STARTS if phase == "define" else BOOT_ENDS if phase == "boot" else ()
-                    if any(words in line for words in ends):
-                        now = time.monotonic()
-                        self._add_time(phase, now - since)
-                        phase, since = ("boot" if phase == "define" else "ssh"), now
+                # closing(): an interrupt in this loop's body stops vagrant at once, not at garbage collection.
+                with contextlib.closing(self._up_lines()) as lines:
+                    for line in lines:
+                        self.progress("  " + line.rstrip())
+                        ends = BOOT_STARTS if phase == "define" else BOOT_ENDS if phase == "boot" else ()
+                        if any(words in line for words in ends):
+                            now = time.monotonic()
+                            self._add_time(phase, now - since)
+                            phase, since = ("boot" if phase == "define" else "ssh"), now
                 self._add_time(phase, time.monotonic() - since)
                 return
             except subprocess.CalledProcessError as exc:
@@ -619,6 +624,40 @@ class VagrantTarget(Target):
                                       "its output is above") from None
                 self.progress(f"vagrant up failed (exit code {exc.returncode}): destroying and retrying once")
                 self.destroy()
+
+    def _up_lines(self) -> Iterator[str]:
+        """``vagrant up``'s output, line by line (python-vagrant's ``up(stream_output=True)``,
+        whose process an interrupt cannot reach). Raises ``subprocess.CalledProcessError``.
+
+        Vagrant runs in its own session, so Ctrl-C or SIGTERM reaching the harness stops it in
+        order: one SIGINT, on which Vagrant aborts the ``up`` and destroys the half-made domain
+        (vagrant-libvirt's destroy_on_error), then ``close`` removes what is left. A second
+        SIGINT, or a vagrant left running beside ``vagrant destroy``, would leave it behind.
+        """
+        argv = ["vagrant", "up"] + ([f"--provider={self.provider}"] if self.provider else [])
+        proc = subprocess.Popen(argv, cwd=str(self.root), env=self.env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, errors="replace", start_new_session=True)
+        try:
+            with proc.stdout:
+                yield from proc.stdout
+            if proc.wait() != 0:
+                raise subprocess.CalledProcessError(proc.returncode, argv)
+        except BaseException:
+            if proc.poll() is None:
+                self._stop_vagrant(proc)
+            raise
+
+    def _stop_vagrant(self, proc: subprocess.Popen) -> None:
+        """Interrupt ``vagrant up`` once and wait (at most ``VAGRANT_STOP_S``) for its own clean-up."""
+        self.progress(f"stopping vagrant up (its clean-up takes up to {VAGRANT_STOP_S} s) ...")
+        try:
+            os.killpg(proc.pid, signal.SIGINT)
+            proc.wait(timeout=VAGRANT_STOP_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        except ProcessLookupError:
+            pass
 
     def _connect(self) -> SshTarget:
         try:
