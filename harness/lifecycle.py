@@ -261,6 +261,8 @@ def ssh_argv(record: VmRecord, *, namespace: Optional[str] = None, command: Opti
             "-o", "LogLevel=ERROR"]
     for key in ssh["identity"]:
         argv += ["-i", key]
+    if ssh.get("proxy_command"):   # a VM on another hypervisor (HARNESS_LIBVIRT_URI) is reached through it
+        argv += ["-o", f"ProxyCommand={ssh['proxy_command']}"]
     sudo = "" if ssh["user"] == "root" else "sudo "
     remote = None
     if namespace is not None:

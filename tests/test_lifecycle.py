@@ -177,6 +177,34 @@ def test_the_ssh_command_runs_a_command_word_for_word(sshd, tmp_path):
     assert not marker.exists()
 
 
+PROXY = """import os, socket, sys, threading
+open(sys.argv[3], "a").write(f"{sys.argv[1]}:{sys.argv[2]}\\n")
+sock = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+def back():
+    while data := sock.recv(65536):
+        os.write(1, data)
+    os._exit(0)
+threading.Thread(target=back, daemon=True).start()
+while data := os.read(0, 65536):
+    sock.sendall(data)
+"""
+
+
+@needs_root
+@needs_sshd
+@pytest.mark.skipif(not shutil.which("ssh"), reason="needs the ssh client")
+def test_the_ssh_command_goes_through_the_records_proxy_command(sshd, tmp_path):
+    """A VM on another hypervisor (HARNESS_LIBVIRT_URI) is reached through vagrant-libvirt's ProxyCommand."""
+    (tmp_path / "proxy.py").write_text(PROXY)
+    used = tmp_path / "used"
+    record = loopback_record(sshd)
+    record.ssh["proxy_command"] = f"{sys.executable} {tmp_path / 'proxy.py'} %h %p {used}"
+    done = ssh(lifecycle.ssh_argv(record, command=["echo", "through"]))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "through\n"
+    assert used.read_text() == f"127.0.0.1:{sshd.port}\n"
+
+
 @needs_root
 @needs_sshd
 @pytest.mark.skipif(not shutil.which("ssh"), reason="needs the ssh client")
