@@ -205,7 +205,11 @@ def cmd_render(args) -> int:
 
     if args.run_id is not None and not RUN_ID.fullmatch(args.run_id):
         raise UsageError(f"--run-id {args.run_id!r}: a run id is six hex digits, as in namespace nh3fa2c1-client")
-    [(_, scenario)] = load_all([args.file])
+    loaded = load_all([args.file])
+    if len(loaded) != 1:
+        raise UsageError(f"render {args.file}: a folder of {len(loaded)} scenarios; render takes one file "
+                         f"(e.g. harness render {loaded[0][0]})")
+    [(_, scenario)] = loaded
     if args.diagram:
         print(mermaid(scenario))
         return EXIT_OK
@@ -221,6 +225,25 @@ def _target_options(args) -> dict:
         if value is not None:
             options[name] = value
     return options
+
+
+class _Output:
+    """Where ``harness run`` prints results. When its reader goes away (``harness run ... | head``)
+    it prints nothing more but the run goes on, so ``--json`` and the bundles stay complete;
+    ``main`` then exits 141, as a program that got SIGPIPE does."""
+
+    gone = False
+
+    @classmethod
+    def print(cls, text: str, stream) -> None:
+        if cls.gone:
+            return
+        try:
+            print(text, file=stream, flush=True)
+        except BrokenPipeError:
+            cls.gone = True
+            # What is still buffered goes nowhere instead of failing again at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
 
 
 def cmd_run(args) -> int:
@@ -275,7 +298,7 @@ def cmd_run(args) -> int:
         if args.timings:
             _say(format_timings(timings, results))
     if loaded:
-        print(summary_line(results), file=out)
+        _Output.print(summary_line(results), out)
     if trouble or any(r.status == "ERROR" for r in results):
         return EXIT_ERROR
     return EXIT_FAILED if any(r.status == "FAIL" for r in results) else EXIT_OK
@@ -303,7 +326,7 @@ def _run_one(args, target, facts, file, scenario, trouble: list[str], out):
     if result.cleanup_problem:
         trouble.append(result.cleanup_problem)
         _say(f"harness: {result.cleanup_problem}; when the target is back: harness clean --target {args.target}")
-    print(coloured(format_scenario(result, args.verbose), out), file=out, flush=True)
+    _Output.print(coloured(format_scenario(result, args.verbose), out), out)
     if args.report or result.status in BUNDLE_STATUSES:
         bundle_dir = Path(args.bundle_dir or DEFAULT_BUNDLE_DIR)
         try:
@@ -315,7 +338,7 @@ def _run_one(args, target, facts, file, scenario, trouble: list[str], out):
             trouble.append(f"internal error writing the bundle of {scenario.name}: {type(exc).__name__}: {exc}")
             _say(f"harness: {trouble[-1]}")
         else:
-            print(f"  bug-report bundle: {archive}  (replay: harness repro {archive})", file=out, flush=True)
+            _Output.print(f"  bug-report bundle: {archive}  (replay: harness repro {archive})", out)
     return result
 def timed_facts(target, gather_facts):
     """The target's facts and the seconds they took: the call's time less what the target spent
@@ -776,8 +799,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     # CI cancellation and `kill` send SIGTERM, a closed terminal SIGHUP: stop as for Ctrl-C,
     # so the run script tears down, instead of dying at once and orphaning it.
     previous = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    _Output.gone = False
     try:
-        return args.func(args)
+        code = args.func(args)
+        return 141 if _Output.gone else code
     except ScenarioError as err:
         _say(str(err))
         _say(f"harness: {len(err.problems)} problem(s) found; nothing was run")

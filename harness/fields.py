@@ -137,9 +137,11 @@ def _regex(value: str) -> str:
         raise ValueError(f"{value!r} uses Python-only regex syntax (\\d, (?...)): write POSIX ERE, e.g. [0-9]")
     from harness.checks.base import python_regex
 
+    import regex
+
     try:
-        re.compile(python_regex(value))
-    except re.error as exc:
+        regex.compile(python_regex(value))   # the module the judge matches with
+    except regex.error as exc:
         raise ValueError(f"{value!r} is not a regular expression: {exc}") from None
     if "\n" in value:
         raise ValueError("a pattern matches within one line: remove the newline")

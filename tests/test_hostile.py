@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SCENARIOS, needs_root
-from faultkit import leftovers, new_leftovers_after, run_harness, start_sshd, stop_sshd
+from faultkit import harness_cmd, leftovers, new_leftovers_after, run_harness, start_sshd, stop_sshd
 from harness import cli
 from harness.bundle import MAX_MEMBERS, bundle_name, open_bundle, read_bundle
 from harness.outcome import run_passed
@@ -522,3 +522,51 @@ def test_cli_uses_the_shared_decision(tmp_path, monkeypatch, capsys, clean_slate
     cli.main(["run", str(path), "--bundle-dir", str(tmp_path / "b")])
     capsys.readouterr()
     assert _Recording.outcomes == [passed]
+
+
+# -- found by a new user's review ---------------------------------------------------------------
+
+
+def test_a_backtracking_pattern_is_error_in_seconds_not_a_hang(tmp_path, clean_slate):
+    """`grep -E` answers ^(a|aa)+$ at once; a backtracking matcher would take ages on 40 a's."""
+    (tmp_path / "evil.yaml").write_text("""
+name: evil-pattern
+namespaces: {a: }
+checks:
+  - command: {namespace: a, run: "printf aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!", stdout: "^(a|aa)+$"}
+  - command: {namespace: a, run: "printf ok", stdout: "^ok$"}
+""")
+    started = time.monotonic()
+    run = harness("run", "evil.yaml", "--json", "r.json", cwd=tmp_path)
+    assert time.monotonic() - started < 60, "the judge hung on the pattern"
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "Traceback" not in run.stderr
+    evil, fine = json.loads((tmp_path / "r.json").read_text())["scenarios"][0]["checks"]
+    assert evil["status"] == "ERROR" and "took over" in evil["reason"], evil
+    assert fine["status"] == "PASS"
+
+
+def test_a_reader_that_goes_away_loses_no_results(tmp_path, clean_slate):
+    """`harness run ... --json r.json | head -1`: the run goes on quietly; the JSON and bundles are whole."""
+    (tmp_path / "fails.yaml").write_text((SCENARIOS / "veth-pair.yaml").read_text().replace(
+        "name: veth-pair", "name: fails", 1).replace("ttl: 64", "ttl: 63"))
+    assert "ttl: 63" in (tmp_path / "fails.yaml").read_text()
+    harness_run = subprocess.Popen(
+        harness_cmd("run", "fails.yaml", str(SCENARIOS / "loopback.yaml"), "--json", "r.json",
+                    "--bundle-dir", "b"), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    harness_run.stdout.readline()
+    harness_run.stdout.close()   # as `head -1` does
+    err = harness_run.stderr.read()
+    assert harness_run.wait(timeout=120) == 141, err
+    assert "Traceback" not in err
+    results = json.loads((tmp_path / "r.json").read_text())
+    assert [s["name"] for s in results["scenarios"]] == ["fails", "loopback"]
+    assert [s["status"] for s in results["scenarios"]] == ["FAIL", "PASS"]
+    assert list((tmp_path / "b").glob("fails-*.tar.gz"))
+
+
+def test_render_of_a_folder_is_one_line(tmp_path):
+    (tmp_path / "s").mkdir()
+    for name in ("veth-pair.yaml", "loopback.yaml"):
+        shutil.copy(SCENARIOS / name, tmp_path / "s" / name)
+    one_line_error(harness("render", "s", cwd=tmp_path), "render takes one file")

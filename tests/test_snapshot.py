@@ -69,7 +69,7 @@ def test_vagrant_up_progress_splits_define_boot_and_ssh(monkeypatch):
     clock = iter(range(0, 100, 10))
     monkeypatch.setattr(vagrant_target.time, "monotonic", lambda: next(clock))
     target = vagrant_target.VagrantTarget(box="netns-harness/bookworm-6.1", progress=lambda line: None)
-    monkeypatch.setattr(target._vagrant, "up", lambda **kw: iter(lines))
+    monkeypatch.setattr(target, "_up_lines", lambda: (line for line in lines))
     target._vagrant_up()
     # Clock reads: start 0, "Starting domain" 10, "Machine booted" 20, end 30.
     assert target.timings == {"define": 10, "boot": 10, "ssh": 10}

@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Iterator, Optional
+
+import regex
 
 from harness.fields import Model, Ref  # noqa: F401 - Ref is part of this module's API
 from harness.protocol import CheckOutput
@@ -149,11 +152,27 @@ def python_regex(ere: str) -> str:
     return text.replace(r"\<", r"\b(?=\w)").replace(r"\>", r"\b(?<=\w)")
 
 
+# How long one pattern may take over one check's output (seconds): `grep -E` answers in linear
+# time, a backtracking matcher can take forever on nested repetition such as ^(a+)+$.
+MATCH_TIMEOUT_S = 2.0
+
+
+class PatternTooSlow(ValueError):
+    """A pattern took longer than ``MATCH_TIMEOUT_S`` over an output (the check is ERROR)."""
+
+
 def matches(pattern: Optional[str], text: str) -> bool:
     """Does ``pattern`` (POSIX ERE, as ``grep -E``) match some line of ``text``? None matches anything.
 
-    Line by line, as ``grep`` reads it (so ``\\s`` or ``[^x]`` never span two lines)."""
+    Line by line, as ``grep`` reads it (so ``\\s`` or ``[^x]`` never span two lines). Matched with
+    the ``regex`` module under a time limit; raises ``PatternTooSlow`` past ``MATCH_TIMEOUT_S``."""
     if pattern is None:
         return True
-    compiled = re.compile(python_regex(pattern))
-    return any(compiled.search(line) for line in text.split("\n"))
+    compiled = regex.compile(python_regex(pattern))
+    deadline = time.monotonic() + MATCH_TIMEOUT_S
+    try:
+        return any(compiled.search(line, timeout=max(deadline - time.monotonic(), 0.001))
+                   for line in text.split("\n"))
+    except TimeoutError:
+        raise PatternTooSlow(f"the pattern {pattern!r} took over {MATCH_TIMEOUT_S:.0f} s on this output "
+                             "(nested repetition such as (a+)+ backtracks): write it without") from None
