@@ -185,15 +185,19 @@ def load_all(paths: list[str]) -> list[tuple[Path, Scenario]]:
 
 
 def cmd_validate(args) -> int:
+    from harness.report import one_line
+
     for file, scenario in load_all(args.paths):
-        print(f"ok   {file}: {scenario.name}")
+        print(f"ok   {one_line(file)}: {scenario.name}")
     return EXIT_OK
 
 
 def cmd_list(args) -> int:
+    from harness.report import one_line
+
     for file, scenario in load_all(args.paths):
         checks = sum(len(s.checks) for s in scenario.all_steps)
-        print(f"{scenario.name:<32} {len(scenario.all_steps)} steps {checks:>3} checks  {file}")
+        print(f"{scenario.name:<32} {len(scenario.all_steps)} steps {checks:>3} checks  {one_line(file)}")
         if scenario.description:
             print(f"{'':<32} {scenario.description}")
     return EXIT_OK

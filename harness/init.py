@@ -41,7 +41,8 @@ nox.options.sessions = ["scenarios"]
 @nox.session
 def scenarios(session: nox.Session) -> None:
     """Run scenarios/ through pytest (default target: a Vagrant VM; HARNESS_TARGET changes it)."""
-    session.install(HARNESS, "pytest")
+    # pytest<9.2: 9.2 breaks pytest-xdist's --dist loadgroup, which -n N and the kernel matrix use.
+    session.install(HARNESS, "pytest>=7.4,<9.2", "pytest-xdist>=3.5")
     os.makedirs("results", exist_ok=True)
     session.run(
         "pytest", "scenarios", "-p", "no:cacheprovider", "-v",

@@ -31,8 +31,12 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        # One terminal line whatever the file name or a YAML key holds (ESC, CR, newlines, bidi).
+        from harness.report import one_line
+
+        where = f"{one_line(self.file)}:{self.line}" if self.line else one_line(self.file)
+        text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        return one_line(text)
 
 
 class ScenarioError(Exception):
@@ -184,6 +188,9 @@ def _pydantic_problems(file: str, err: ValidationError, lines: dict[Loc, int]) -
             allowed = _allowed_fields(loc)
             close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"allowed fields: {', '.join(allowed)}"
+            if loc[-1] in ("within", "name") and len(loc) >= 4 and loc[-4] == "checks":
+                # Written inside the check kind's mapping; it belongs beside the kind.
+                hint = f"it goes beside the check kind, not inside it: - {{{loc[-1]}: ..., {loc[-2]}: {{...}}}}"
             msg = f"unknown field '{loc[-1]}'; {hint}"
         elif e["type"] == "missing":
             msg = f"required field '{loc[-1]}' is missing; add it"

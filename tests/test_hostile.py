@@ -570,3 +570,18 @@ def test_render_of_a_folder_is_one_line(tmp_path):
     for name in ("veth-pair.yaml", "loopback.yaml"):
         shutil.copy(SCENARIOS / name, tmp_path / "s" / name)
     one_line_error(harness("render", "s", cwd=tmp_path), "render takes one file")
+
+
+def test_keys_and_file_names_cannot_forge_terminal_lines(tmp_path):
+    """A YAML key or a file name holding ESC, CR, a newline or a bidi override is printed escaped."""
+    (tmp_path / "s").mkdir()
+    evil_key = "a\x1b[2K\rharness: 0 problem(s) found; all good\nfake.yaml:1: ok\u202e"
+    (tmp_path / "s" / "x\x1b[2Ky.yaml").write_text(
+        "name: forged\nnamespaces:\n  " + json.dumps(evil_key) + ":\n")
+    run = harness("validate", "s", cwd=tmp_path)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "Traceback" not in run.stderr
+    for raw in ("\x1b", "\r", "\u202e"):
+        assert raw not in run.stderr + run.stdout
+    assert not any(line.startswith("fake.yaml") for line in run.stderr.splitlines())
+    assert "\\x1b[2K" in run.stderr

@@ -332,3 +332,12 @@ def test_a_veth_into_a_deleted_namespace_may_be_made_again():
             veths: [{namespace: a, name: a0, peer: {namespace: b, name: b0}}]
             checks: [{link: {namespace: a, name: a0}}]
         """).replace("expect: absent, within: 2}}", "expect: absent}, within: 2}"), "t.yaml")
+
+
+def test_within_written_inside_a_check_says_where_it_goes(tmp_path):
+    from harness.loader import ScenarioError, parse_scenario
+
+    text = "name: w\nnamespaces: {a: }\nsteps:\n  - checks:\n      - command: {namespace: a, run: 'true', within: 2}\n"
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario(text, "w.yaml")
+    assert "it goes beside the check kind, not inside it: - {within: ..., command: {...}}" in str(err.value)
