@@ -128,6 +128,19 @@ class JsonListingCheck(CheckSpec):
             return None, Verdict(ERROR, self.expected(), {}, f"cannot read {self.tool}'s JSON output")
         return listed, None
 
+    def settings_verdict(self, expected: dict, observed: dict, wanted: dict, wrong: list[str], what: str) -> Verdict:
+        """The verdict on the one object found (a link, a nexthop): ``wrong`` lists the keys of
+        ``wanted`` that ``observed`` does not hold. For ``expect: absent`` an object with other
+        settings is not the one that must be absent, so it PASSes."""
+        if getattr(self, "expect", "present") == "absent":
+            if wrong:
+                return Verdict(PASS, expected, observed)
+            return Verdict(FAIL, expected, observed, f"{what} is present")
+        if wrong:
+            return Verdict(FAIL, expected, observed, f"the {what.split()[0]} differs: " + ", ".join(
+                f"{k} {observed[k]} (expected {wanted[k]})" for k in wrong))
+        return Verdict(PASS, expected, observed)
+
 
 _ERE_SPECIAL = re.compile(r"([.\[\]{}()\\*+?^$|])")
 

@@ -74,14 +74,7 @@ class LinkCheck(JsonListingCheck):
         wanted = {"up": self.up, "carrier": self.carrier, "operstate": self.operstate, "mtu": self.mtu,
                   "kind": self.kind_, "master": self.master, "mac": self.mac}
         wrong = [k for k, v in wanted.items() if v is not None and observed[k] != v]
-        if self.expect == "absent":
-            if wrong:  # a link with other settings is not the link that must be absent
-                return Verdict(PASS, expected, observed)
-            return Verdict(FAIL, expected, observed, f"link {self.name} is present")
-        if wrong:
-            return Verdict(FAIL, expected, observed, "the link differs: " + ", ".join(
-                f"{k} {observed[k]} (expected {wanted[k]})" for k in wrong))
-        return Verdict(PASS, expected, observed)
+        return self.settings_verdict(expected, observed, wanted, wrong, f"link {self.name}")
 
     @staticmethod
     def brief(observed: dict[str, Any]) -> str:

@@ -71,14 +71,7 @@ class NexthopCheck(JsonListingCheck):
                   "group": [{"id": m.id, "weight": m.weight or 1} for m in self.group] if self.group else None}
         wrong = [k for k, v in wanted.items() if v is not None and observed[k] != v]
         wrong += ["flags"] if not set(self.flags) <= set(observed["flags"]) else []
-        if self.expect == "absent":
-            if wrong:
-                return Verdict(PASS, expected, observed)
-            return Verdict(FAIL, expected, observed, f"nexthop {self.id} is present")
-        if wrong:
-            return Verdict(FAIL, expected, observed, "the nexthop differs: " + ", ".join(
-                f"{k} {observed[k]} (expected {wanted.get(k, self.flags)})" for k in wrong))
-        return Verdict(PASS, expected, observed)
+        return self.settings_verdict(expected, observed, {**wanted, "flags": self.flags}, wrong, f"nexthop {self.id}")
 
     @staticmethod
     def brief(observed: dict[str, Any]) -> str:
