@@ -1,14 +1,19 @@
-"""Fold the ``ip`` commands of one phase into ``ip -batch`` runs: one process where there were many.
+"""Fold the ``ip`` commands of a set-up or a step into ``ip -batch`` runs: one process where there were many.
 
 Under software emulation every process costs tens of milliseconds (a VM's ``ip`` start-up is
-~60 ms under TCG, against ~1 ms locally), so the changes of a phase are grouped:
+~60 ms under TCG, against ~1 ms locally), so changes are grouped:
 
 - ``ip -n NS [-4|-6] ARGS`` lines by namespace and family: ``ip -n NS [-4|-6] -batch -``;
 - ``ip netns add|del NS`` lines, and ``ip netns exec NS CMD`` lines (sysctls), into one ``ip -batch -``
   (iproute2 runs ``netns exec`` in batch mode as it does on its command line).
 
-Within a phase the commands of different namespaces do not depend on each other (phases order
-what does), so each group runs where its first command stood, its commands in their order.
+A group runs where its first command stood, its commands in their order. A command joins the
+last group of its kind only when no command between that group and it names a namespace it
+names (``-n NS``, ``netns add|del|exec|pids NS``, a veth peer's ``netns NS``): namespaces share
+nothing else, so what it moves past cannot see the difference. A line that names no namespace
+is a barrier for every command. So the phases of a set-up (namespaces, sysctls, links,
+addresses, routes ...) fold into about one batch per namespace, in an order the phases allow.
+
 Only plain words go into a batch (iproute2's batch reader has no shell quoting); a command
 with a quoted word stays a command of its own. A batch stops at its first failing command
 (no ``-force``), like ``set -e``, and ``ip`` names it: ``Command failed -:N``; ``batch_source``
@@ -18,10 +23,13 @@ maps that back to the command's line in the script and so to its scenario line.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Optional
 
 _NS_COMMAND = re.compile(r"^ip -n (?P<ns>\S+)(?P<family> -[46])? (?P<args>[^'\"$`\\|;&<>()]+)$")
 _GLOBAL_COMMAND = re.compile(r"^ip (?P<args>netns (?:add|del|exec) [^'\"$`\\|;&<>()]+)$")
+# Where a command line names a namespace: ip -n NS, ip netns add|del|exec|pids NS, ... netns NS.
+_NAMED_NS = re.compile(r"(?:^|\s)(?:-n|netns(?: (?:add|del|exec|pids))?) +([^\s'\"|;&<>()]+)")
 _TAG = re.compile(r"^(?P<command>.*?)(?P<tag>  # scenario line .*)?$")
 PRINTF = "printf '%s\\n' \\"
 
@@ -37,35 +45,67 @@ def _key(command: str) -> Optional[tuple[str, str]]:
     return None
 
 
+def _named_namespaces(command: str) -> Optional[frozenset[str]]:
+    """The namespaces ``command`` names, or None when it names none (it may touch anything)."""
+    names = frozenset(_NAMED_NS.findall(command))
+    return names or None
+
+
+@dataclass
+class _Entry:
+    """One line of the output: a group of batchable commands (``options`` set) or a line of its own."""
+
+    lines: list[str]
+    touches: Optional[set[str]]   # None: anything
+    options: Optional[str] = None
+    commands: list[str] = field(default_factory=list)
+
+    def conflicts(self, names: frozenset[str]) -> bool:
+        return self.touches is None or bool(self.touches & names)
+
+
 def batched(text: str) -> str:
     """``text`` (command lines, each maybe with its ``# scenario line`` tag) with the ``ip``
     commands that can share a process folded into ``printf ... | ip [-n NS] -batch -`` runs."""
-    groups: dict[str, list[str]] = {}
-    order: list[tuple[str, Optional[str]]] = []  # (group key or the line itself, None)
+    entries: list[_Entry] = []
     for line in text.splitlines():
         if not line.strip():
             continue
         split = _TAG.match(line)
-        key = _key(split["command"].strip())
-        if key is None:
-            order.append((line, None))
+        command = split["command"].strip()
+        key = _key(command)
+        names = _named_namespaces(command)
+        if key is None or names is None:
+            entries.append(_Entry([line], None if names is None else set(names)))
             continue
         options, args = key
-        if options not in groups:
-            groups[options] = []
-            order.append((options, options))
-        groups[options].append(args.strip() + (split["tag"] or ""))
+        group = _joinable(entries, options, names)
+        if group is None:
+            group = _Entry([], set(), options)
+            entries.append(group)
+        group.commands.append(args.strip() + (split["tag"] or ""))
+        group.touches |= names
     out = []
-    for entry, options in order:
-        if options is None:
-            out.append(entry)
-        elif len(groups[options]) == 1:
-            out.append(f"{options} {groups[options][0]}")
+    for entry in entries:
+        if entry.options is None:
+            out += entry.lines
+        elif len(entry.commands) == 1:
+            out.append(f"{entry.options} {entry.commands[0]}")
         else:
             out.append(PRINTF)
-            out += [f"  '{line}' \\" for line in groups[options]]
-            out.append(f"  | {options} -batch -")
+            out += [f"  '{line}' \\" for line in entry.commands]
+            out.append(f"  | {entry.options} -batch -")
     return "".join(line + "\n" for line in out)
+
+
+def _joinable(entries: list[_Entry], options: str, names: frozenset[str]) -> Optional[_Entry]:
+    """The last group with ``options``, when no entry after it names one of ``names``."""
+    for entry in reversed(entries):
+        if entry.options == options:
+            return entry
+        if entry.conflicts(names):
+            return None
+    return None
 
 
 def batch_source(script: str, line_no: int, failed: int) -> Optional[str]:

@@ -239,7 +239,8 @@ def render_changes(items: list[Item], r: RenderContext, step_index: Optional[int
     """The bash of ``items``' changes, phase by phase, and the refusal checks they carry."""
     changes: list[Change] = []
     refusals: list[PlannedCheck] = []
-    pending: list[str] = []  # this phase's plain changes since the last refusal: one batch
+    # The plain changes since the last refusal, of every phase: batched as their namespaces allow.
+    pending: list[str] = []
 
     def flush() -> None:
         if pending:
@@ -247,7 +248,6 @@ def render_changes(items: list[Item], r: RenderContext, step_index: Optional[int
             pending.clear()
 
     for phase in PHASES:
-        flush()
         for item in items:
             action = item.action
             phases = action.phases()

@@ -38,6 +38,45 @@ def test_commands_of_a_namespace_and_family_share_one_batch_in_first_appearance_
     assert len(out) == 13
 
 
+SETUP = """\
+ip netns add nh000001-a  # scenario line 2: namespaces.a
+ip netns add nh000001-b  # scenario line 3: namespaces.b
+ip netns exec nh000001-a sysctl -qw net.ipv4.ip_forward=1  # scenario line 2: namespaces.a
+ip -n nh000001-a link add name a0 type veth peer name b0 netns nh000001-b  # scenario line 5: veths[0]
+ip -n nh000001-a link set lo up  # scenario line 2: namespaces.a
+ip -n nh000001-b link set lo up  # scenario line 3: namespaces.b
+ip -n nh000001-a link set dev a0 up  # scenario line 5: veths[0]
+ip -n nh000001-b link set dev b0 up  # scenario line 5: veths[0]
+ip -n nh000001-a link set dev 'odd name' up  # scenario line 7: links[0]
+ip -n nh000001-a addr add 10.0.0.1/24 dev a0  # scenario line 5: veths[0].addresses[0]
+ip -n nh000001-b addr add 10.0.0.2/24 dev b0  # scenario line 5: veths[0].peer.addresses[0]
+modprobe dummy
+ip -n nh000001-b -4 route add default via 10.0.0.1  # scenario line 9: routes[0]
+ip -n nh000001-b link set dev b0 mtu 1400  # scenario line 10: links[1]
+"""
+
+
+def test_phases_fold_into_a_batch_per_namespace_where_nothing_between_names_it():
+    out = [line.split("  #")[0] for line in batched(SETUP).splitlines()]
+    assert out == [
+        # netns exec joins the namespaces' batch: nothing between names a.
+        "printf '%s\\n' \\", "  'netns add nh000001-a", "  'netns add nh000001-b",
+        "  'netns exec nh000001-a sysctl -qw net.ipv4.ip_forward=1", "  | ip -batch -",
+        # a's veth puts b0 in b: b's commands stay after it, a's own join it until 'odd name' (a line
+        # of its own that names a) would be passed.
+        "printf '%s\\n' \\", "  'link add name a0 type veth peer name b0 netns nh000001-b",
+        "  'link set lo up", "  'link set dev a0 up", "  | ip -n nh000001-a -batch -",
+        "printf '%s\\n' \\", "  'link set lo up", "  'link set dev b0 up", "  'addr add 10.0.0.2/24 dev b0",
+        "  | ip -n nh000001-b -batch -",
+        "ip -n nh000001-a link set dev 'odd name' up",
+        "ip -n nh000001-a addr add 10.0.0.1/24 dev a0",
+        # A line that names no namespace is passed by nothing.
+        "modprobe dummy",
+        "ip -n nh000001-b -4 route add default via 10.0.0.1",
+        "ip -n nh000001-b link set dev b0 mtu 1400",
+    ]
+
+
 def test_a_failing_batch_command_is_found_in_the_script():
     script = "set -e\n" + batched(PHASE)
     # The batch of two addresses ends on script line 11; its second command is on line 10.

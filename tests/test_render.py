@@ -32,8 +32,10 @@ def test_namespaces_are_prefixed_per_run_and_veths_created_in_place():
     two = render(load_scenario(SCENARIOS / "veth-pair.yaml"))
     assert one.prefix != two.prefix
     assert f"'netns add {one.prefix}nstest  # scenario line" in one.setup  # one ip -batch adds them all
-    assert (f"ip -n {one.prefix}host link add name veth-a type veth peer name veth-b netns {one.prefix}nstest"
+    # The veth is made in its namespace, its peer straight in the other (never in the host's).
+    assert (f"'link add name veth-a type veth peer name veth-b netns {one.prefix}nstest  # scenario line"
             in one.setup)
+    assert f"| ip -n {one.prefix}host -batch -" in one.setup
 
 
 def test_free_text_reaches_the_shell_quoted(tmp_path):

@@ -5,10 +5,13 @@ which snapshots are used, and how vagrant up's progress is split into phases.
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
 from harness.snapshot import Snapshot, SnapshotError, _disk_source, _with_disk_source, snapshot_key
+from harness.targets.vagrant import vagrantfile_settings
 
 SAVED_XML = """<domain type='qemu'>
   <name>netns-harness-bookworm-6.1_default</name>
@@ -38,6 +41,16 @@ def test_snapshot_key_follows_every_input():
     for change in ({"box": "netns-harness/bookworm-6.12"}, {"settings": {"HARNESS_MEMORY": "512"}},
                    {"qemu": ["/q", 1, 3]}):
         assert snapshot_key({**base, **change}) != snapshot_key(base)
+
+
+def test_the_snapshot_key_holds_every_setting_the_shipped_vagrantfile_reads():
+    # HARNESS_CPUS and HARNESS_MEMORY are read through a helper (env_int), not ENV.fetch: a key
+    # that missed them restored a 1-vCPU save image for HARNESS_CPUS=2.
+    vagrantfile = (Path(__file__).resolve().parents[1] / "Vagrantfile").read_text()
+    settings = vagrantfile_settings(vagrantfile)
+    documented = set(re.findall(r"^#\s+(HARNESS_[A-Z0-9_]+)", vagrantfile, re.M))
+    assert {"HARNESS_CPUS", "HARNESS_MEMORY", "HARNESS_LIBVIRT_DRIVER"} <= set(settings)
+    assert documented <= set(settings), documented - set(settings)
 
 
 def test_an_incomplete_or_other_snapshot_is_not_used(tmp_path):

@@ -42,7 +42,9 @@ class NewNamespace(Namespace):
 
     section = ""
     template = "actions/namespaces.sh.j2"
-    PHASES = ("namespace", "sysctl")
+    # lo comes up with the other links (phase "link"), after the namespace's sysctls: the set-up of
+    # one namespace then shares one ``ip -n NS -batch`` with its links and addresses.
+    PHASES = ("namespace", "sysctl", "link")
 
     name: NsName
 

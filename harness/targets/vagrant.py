@@ -68,6 +68,12 @@ def snapshots_wanted(env: dict) -> bool:
     return env.get("HARNESS_SNAPSHOT", "").strip().lower() not in ("off", "0", "no", "false")
 
 
+def vagrantfile_settings(vagrantfile: str) -> list[str]:
+    """The environment variables a Vagrantfile's text reads: every quoted ``HARNESS_*`` name,
+    however it is read (``ENV.fetch``, ``ENV[...]``, a helper such as ``env_int``), sorted."""
+    return sorted(set(re.findall(r'["\'](HARNESS_[A-Z0-9_]+)["\']', vagrantfile)))
+
+
 class VagrantTarget(Target):
     """A VM booted from ``box`` (default ``$HARNESS_BOX`` or ``debian/bookworm64``).
 
@@ -446,7 +452,7 @@ class VagrantTarget(Target):
             return None   # not installed: the boot path says how to get it
         emulator = self.env.get("HARNESS_QEMU_EMULATOR")
         # The Vagrantfile's own settings (the provider is libvirt: only libvirt VMs have snapshots).
-        settings = sorted(set(re.findall(r'ENV\.fetch\("([A-Z0-9_]+)"', vagrantfile)))
+        settings = vagrantfile_settings(vagrantfile)
         libvirtd = shutil.which("libvirtd") or "/usr/sbin/libvirtd"
         # A copy still knows the bridge's MAC address from its ARP cache: a re-created network
         # (new MAC) would leave it answering the old one for seconds.
