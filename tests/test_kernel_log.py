@@ -18,20 +18,25 @@ DMESG = """\
 """
 
 
-def kernel_log(since: str, dmesg: str = DMESG) -> list[str]:
-    """The lines h_klog SINCE prints between its section markers, with ``dmesg`` printing ``dmesg``."""
+def kernel_log(since: str, dmesg: str = DMESG, out_dir: str = "") -> list[str]:
+    """The lines h_klog SINCE prints between its section markers, with ``dmesg`` printing ``dmesg``
+    (read from a file in ``out_dir``, the run's H_OUT, or without one from a pipe)."""
     functions = "".join(environment().get_template(name).render(marker="@@m", ns={})
                         for name in ("lib.sh.j2", "state.sh.j2"))
     script = f"{functions}\ndmesg() {{ printf '%s' \"$H_DMESG\"; }}\nh_klog \"$1\"\n"
-    out = subprocess.run(["bash", "-c", script, "klog", since], env={"H_DMESG": dmesg, "PATH": "/usr/bin:/bin"},
+    out = subprocess.run(["bash", "-c", script, "klog", since], env={"H_DMESG": dmesg, "PATH": "/usr/bin:/bin", **({"H_OUT": out_dir} if out_dir else {})},
                          capture_output=True, text=True, check=True).stdout.splitlines()
     assert out[0] == "@@m section kernel-log" and out[-1] == "@@m end-section", out
     return out[1:-1]
 
 
-def test_the_kernel_log_holds_the_runs_lines_and_their_continuations():
+def test_the_kernel_log_holds_the_runs_lines_and_their_continuations(tmp_path):
     assert kernel_log("10.000000") == DMESG.splitlines()[3:]
     assert kernel_log("10.1") == DMESG.splitlines()[5:]
+    assert kernel_log("10.1", out_dir=str(tmp_path)) == DMESG.splitlines()[5:]
+    assert (tmp_path / "kernel.log").read_text() == DMESG   # read from a file, not byte by byte from a pipe
+    # A run whose scratch directory is gone (a full disk, a killed run's tear-down) still has it.
+    assert kernel_log("10.1", out_dir=str(tmp_path / "gone")) == DMESG.splitlines()[5:]
 
 
 def test_the_kernel_log_of_a_run_before_every_line_holds_them_all_but_leading_unstamped_ones():

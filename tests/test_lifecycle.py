@@ -58,6 +58,27 @@ def test_vm_without_reuse_is_refused(state):
         VagrantTarget(vm="netns-harness-bookworm-6.1")
 
 
+@pytest.mark.parametrize("kept, destroy, passed, stays", [
+    ("harness up", None, True, True),            # up said: until harness down
+    ("harness up; running", None, False, True),
+    ("harness up", "passing", True, False),      # unless --destroy says otherwise
+    ("harness up", "always", False, False),
+    ("--destroy passing; failed: x", None, True, False),   # a failure's VM goes once it passes
+    ("--destroy passing; failed: x", None, False, True),
+])
+def test_a_reused_vm_of_harness_up_stays_until_harness_down(state, monkeypatch, kept, destroy, passed, stays):
+    from harness.targets.vagrant import VagrantTarget
+
+    monkeypatch.delenv("HARNESS_DESTROY", raising=False)
+    target = VagrantTarget(box="netns-harness/bookworm-6.1", reuse=True, destroy=destroy)
+    target._record = lifecycle.VmRecord("netns-harness-bookworm-6.1", "netns-harness/bookworm-6.1", 0, "libvirt",
+                                        "snapshot restore", {}, "", kept=kept)
+    target._passed = passed
+    assert target._keeps_vm() is stays
+    if stays and kept.startswith("harness up"):
+        assert target._why_kept(passed) == "harness up"
+
+
 def test_records_round_trip_and_a_damaged_one_is_skipped(state):
     kept = record(runs=[KeptRun("3fa2c1", "vrf", "scenarios/vrf.yaml", "FAIL", {"red": "nh3fa2c1-red"})])
     kept.kept = "--destroy passing; failed: vrf"

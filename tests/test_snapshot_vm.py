@@ -92,6 +92,15 @@ def test_fresh_gives_each_scenario_a_clean_copy(vm_host):
         target.set_outcome(passed=True)
 
 
+def test_the_box_runs_without_address_space_randomization(vm_host):
+    # qemu's TCG keeps translated code by virtual address: with ASLR every exec translates its
+    # libraries anew, about three times the cost of a process (box_build.sh, norandmaps).
+    with vm_target() as target:
+        randomize, cmdline = target.run("cat /proc/sys/kernel/randomize_va_space /proc/cmdline", timeout=60).stdout.splitlines()
+        assert randomize == "0" and "norandmaps" in cmdline.split()
+        target.set_outcome(passed=True)
+
+
 def test_harness_run_from_a_snapshot_with_timings(vm_host, tmp_path):
     out = tmp_path / "results.json"
     argv = [sys.executable, "-m", "harness.cli", "run", str(SCENARIOS / "veth-pair.yaml"),

@@ -111,6 +111,7 @@ class VagrantTarget(Target):
         if box and self.box_kernel:
             raise TargetError("give --box or --box-kernel, not both")
         self.destroy_policy = destroy or os.environ.get("HARNESS_DESTROY") or "passing"
+        self._destroy_given = bool(destroy or os.environ.get("HARNESS_DESTROY"))
         if self.destroy_policy not in DESTROY_POLICIES:
             raise TargetError(f"--destroy {self.destroy_policy!r}: use one of {', '.join(DESTROY_POLICIES)}")
         self.reuse = bool(reuse)
@@ -784,7 +785,7 @@ class VagrantTarget(Target):
             self._release_slot()
 
     def _keeps_vm(self) -> bool:
-        if self.keep_all or self.destroy_policy == "never":
+        if self.keep_all or self.destroy_policy == "never" or self._started_by_harness_up():
             return True
         if self.reuse and self._passed is None and self.destroy_policy != "always":
             return True   # a reused VM that ran no scenarios (e.g. `harness clean`) stays as it was
@@ -793,8 +794,14 @@ class VagrantTarget(Target):
         # After --isolate scenario kept the first failing scenario's VM, this one only if it holds one too.
         return self._kept_earlier is None or bool(self._worth_keeping())
 
+    def _started_by_harness_up(self) -> bool:
+        """A reused VM that ``harness up`` started: it stays until ``harness down``, as ``up`` said,
+        whatever its runs' verdicts, unless ``--destroy`` (or ``$HARNESS_DESTROY``) is given."""
+        return (self.reuse and not self._destroy_given and self._record is not None
+                and (self._record.kept or "").startswith("harness up"))
+
     def _why_kept(self, passed: Optional[bool]) -> str:
-        if self.keep_all:
+        if self.keep_all or self._started_by_harness_up():
             return "harness up"
         if self.reuse and self._record is not None and self._record.kept and passed is None:
             return self._record.kept
