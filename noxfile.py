@@ -38,8 +38,8 @@ MATRIX_WORKERS = max(1, min(len(KERNELS), os.cpu_count() or 1))
 
 
 # The fast tests wait on pings, sshd and namespaces more than they compute: four workers on two
-# cores halve the wall time. Tests that kill runs, clean the machine or count what runs left
-# (marked serial) run alone afterwards. -- ARGS go to both runs.
+# cores halve the wall time. Tests that clean the whole machine (marked serial) run alone
+# afterwards: they would take the leftovers that fault tests make on purpose. -- ARGS go to both runs.
 FAST_PARALLEL = ("-n", "4")
 
 

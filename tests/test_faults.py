@@ -28,7 +28,9 @@ from faultkit import (
 from harness import cli
 from harness.bundle import open_bundle, read_bundle
 
-pytestmark = [needs_root, pytest.mark.serial]
+# Beside the other tests, but for those marked serial: a `harness clean` of the whole machine
+# would take the leftovers other tests make on purpose (and check they are removed).
+pytestmark = needs_root
 
 
 def slow_scenario(directory: Path, tag: str, deadline: int = 4) -> Path:
@@ -310,6 +312,7 @@ def test_clean_removes_namespaces_locks_and_temp_dirs_of_killed_runs(tmp_path, c
     assert not of_run(leftovers(), run_id)
 
 
+@pytest.mark.serial
 def test_a_fresh_lone_lock_goes_only_when_its_run_is_named(tmp_path, clean_slate):
     """A script killed between removing its temp dir and its lock leaves a fresh lock alone:
     `harness clean` keeps it (a starting run creates its lock a moment before taking it), the
@@ -328,6 +331,7 @@ def test_a_fresh_lone_lock_goes_only_when_its_run_is_named(tmp_path, clean_slate
         lock.unlink(missing_ok=True)
 
 
+@pytest.mark.serial
 def test_clean_leaves_a_live_run_alone(tmp_path, clean_slate):
     scenario = slow_scenario(tmp_path, "live", deadline=3)
     harness = start_harness("run", str(scenario), cwd=tmp_path)

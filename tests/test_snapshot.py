@@ -101,3 +101,27 @@ def test_timings_show_phases_in_order_with_each_scenario():
                                            "destroy", "first"]
     assert lines[4] == ["scenarios", "10.25"] and lines[5] == ["seed", "8.25", "(setup", "1.50)"]
     assert lines[-1] == ["first", "verdict", "after", "11.96"]
+
+
+def test_wait_for_port_returns_once_the_port_takes_connections():
+    import socket
+    import threading
+    import time
+
+    from harness.targets.vagrant import wait_for_port
+
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()   # nothing listens yet: refused until the listener below comes
+    assert not wait_for_port("127.0.0.1", port, time.monotonic() + 0.3)
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", port))
+    threading.Timer(0.3, server.listen).start()
+    start = time.monotonic()
+    try:
+        assert wait_for_port("127.0.0.1", port, start + 10)
+        assert 0.25 < time.monotonic() - start < 2
+    finally:
+        server.close()

@@ -27,6 +27,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -66,6 +67,20 @@ def _run(argv: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
 def snapshots_wanted(env: dict) -> bool:
     """``HARNESS_SNAPSHOT`` is not one of off, 0, no, false."""
     return env.get("HARNESS_SNAPSHOT", "").strip().lower() not in ("off", "0", "no", "false")
+
+
+def wait_for_port(host: str, port: int, deadline: float, attempt_s: float = 0.2) -> bool:
+    """Try TCP connections to ``host:port`` until one is taken (True) or the monotonic ``deadline``
+    passes (False). Short attempts: a SYN lost while a restored copy's tap device joins the bridge
+    is sent again by the kernel only after 1 s and then 3 s, a new attempt every ``attempt_s``
+    seconds gets through as soon as the path is there."""
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((host, port), timeout=attempt_s).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
 
 
 def vagrantfile_settings(vagrantfile: str) -> list[str]:
@@ -543,6 +558,8 @@ class VagrantTarget(Target):
         the restore, so connection failures are retried for ``wait_s`` seconds; a wrong host
         key is not."""
         deadline = time.monotonic() + wait_s
+        if not (target.proxy_command or target.jumps):
+            wait_for_port(target.host, target.port, deadline)
         while True:
             try:
                 return target.run(f"date -u -s @{time.time():.3f} >/dev/null", timeout=60)
