@@ -10,9 +10,12 @@ Under software emulation every process costs tens of milliseconds (a VM's ``ip``
 A group runs where its first command stood, its commands in their order. A command joins the
 last group of its kind only when no command between that group and it names a namespace it
 names (``-n NS``, ``netns add|del|exec|pids NS``, a veth peer's ``netns NS``): namespaces share
-nothing else, so what it moves past cannot see the difference. A line that names no namespace
-is a barrier for every command. So the phases of a set-up (namespaces, sysctls, links,
-addresses, routes ...) fold into about one batch per namespace, in an order the phases allow.
+nothing else, so what it moves past cannot see the difference. Two kinds of line are barriers
+for every command: one that names no namespace, and a deletion (``link del``, ``netns del``),
+which takes a veth's other end, in a namespace it does not name, with it; a deletion itself
+joins only a batch that stands right before it. So the phases of a set-up (namespaces,
+sysctls, links, addresses, routes ...) fold into about one batch per namespace, in an order
+the phases allow.
 
 Only plain words go into a batch (iproute2's batch reader has no shell quoting); a command
 with a quoted word stays a command of its own. A batch stops at its first failing command
@@ -30,6 +33,8 @@ _NS_COMMAND = re.compile(r"^ip -n (?P<ns>\S+)(?P<family> -[46])? (?P<args>[^'\"$
 _GLOBAL_COMMAND = re.compile(r"^ip (?P<args>netns (?:add|del|exec) [^'\"$`\\|;&<>()]+)$")
 # Where a command line names a namespace: ip -n NS, ip netns add|del|exec|pids NS, ... netns NS.
 _NAMED_NS = re.compile(r"(?:^|\s)(?:-n|netns(?: (?:add|del|exec|pids))?) +([^\s'\"|;&<>()]+)")
+# Deletions that may take a veth's other end (in another namespace) with them.
+_DELETION = re.compile(r"^(?:link del|netns del) ")
 _TAG = re.compile(r"^(?P<command>.*?)(?P<tag>  # scenario line .*)?$")
 PRINTF = "printf '%s\\n' \\"
 
@@ -79,12 +84,19 @@ def batched(text: str) -> str:
             entries.append(_Entry([line], None if names is None else set(names)))
             continue
         options, args = key
-        group = _joinable(entries, options, names)
+        deletion = bool(_DELETION.match(args))
+        if deletion:   # it moves past nothing
+            group = entries[-1] if entries and entries[-1].options == options else None
+        else:
+            group = _joinable(entries, options, names)
         if group is None:
             group = _Entry([], set(), options)
             entries.append(group)
         group.commands.append(args.strip() + (split["tag"] or ""))
-        group.touches |= names
+        if deletion or group.touches is None:
+            group.touches = None   # nothing moves past it
+        else:
+            group.touches |= names
     out = []
     for entry in entries:
         if entry.options is None:

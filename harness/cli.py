@@ -266,6 +266,10 @@ def cmd_run(args) -> int:
     if warning:
         _say(f"harness: warning: {warning}")
     results, facts, trouble, timings, described = [], None, [], {}, {}
+    if args.isolate == "scenario" and getattr(args, "reuse", None):
+        _say("harness: --isolate scenario gives every scenario a fresh VM and --reuse runs them on a kept "
+             "one (which a fresh copy would replace): give one of them")
+        return EXIT_ERROR
     target = get_target(args.target, **_target_options(args))
     if args.isolate == "scenario" and not hasattr(target, "fresh"):
         target.close()

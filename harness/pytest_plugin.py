@@ -114,6 +114,9 @@ def _check_vm_settings(config: pytest.Config) -> None:
         if target != "vagrant":
             raise pytest.UsageError(f"--harness-isolate scenario needs a VM target (--harness-target vagrant), "
                                     f"not {target}")
+        if setting(config, "harness_reuse"):
+            raise pytest.UsageError("--harness-isolate scenario gives every scenario a fresh VM and --harness-reuse "
+                                    "runs them on a kept one (which a fresh copy would replace): give one of them")
     workers = getattr(config.option, "numprocesses", None) or 0
     if target == "vagrant" and setting(config, "harness_reuse") and isinstance(workers, int) and workers > 1:
         raise pytest.UsageError(f"--harness-reuse with -n {workers}: every worker would run on the one kept VM, "

@@ -77,6 +77,37 @@ def test_phases_fold_into_a_batch_per_namespace_where_nothing_between_names_it()
     ]
 
 
+def test_a_deletion_moves_past_nothing_and_nothing_moves_past_it():
+    # Deleting b's veth end takes a's end too, though the command names only b.
+    step = """\
+ip -n nh000001-a addr del 10.8.0.1/24 dev d9  # scenario line 12: delete_addresses[0]
+ip -n nh000001-b link del dev v1  # scenario line 14: delete_links[0]
+ip -n nh000001-a link add name v0 type bridge  # scenario line 16: links[0]
+ip -n nh000001-b link del dev v2  # scenario line 17: delete_links[1]
+"""
+    out = [line.split("  #")[0] for line in batched(step).splitlines()]
+    assert out == ["ip -n nh000001-a addr del 10.8.0.1/24 dev d9", "ip -n nh000001-b link del dev v1",
+                   "ip -n nh000001-a link add name v0 type bridge", "ip -n nh000001-b link del dev v2"]
+
+
+@needs_root
+def test_a_link_made_where_a_deleted_veths_other_end_was_is_made_after_it(no_leftovers):
+    scenario = parse_scenario("""\
+name: peer-deleted
+namespaces: {a: , b: }
+links: [{namespace: a, name: br9, kind: bridge, up: true, addresses: [10.8.0.1/24]}]
+veths: [{namespace: a, name: v0, addresses: [10.9.0.1/24], peer: {namespace: b, name: v1}}]
+steps:
+  - delete_addresses: [{namespace: a, dev: br9, address: 10.8.0.1/24}]
+    delete_links: [{namespace: b, name: v1}]
+    links: [{namespace: a, name: v0, kind: bridge, up: true}]
+    checks: [{link: {namespace: a, name: v0, kind: bridge}}]
+""", "peer-deleted.yaml")
+    with LocalTarget() as target:
+        result = run_scenario(scenario, target)
+    assert result.status == "PASS", result.reason
+
+
 def test_a_failing_batch_command_is_found_in_the_script():
     script = "set -e\n" + batched(PHASE)
     # The batch of two addresses ends on script line 11; its second command is on line 10.

@@ -70,6 +70,7 @@ def kernel_deb(tmp_path_factory) -> Path:
     return deb
 
 
+@pytest.mark.boxes
 def test_a_box_from_a_local_kernel_deb(vm_host, kernel_deb, tmp_path):
     """~6 min: build the box (~3 min), boot it once and run scenarios (vrf, dummy and vlan links,
     nexthops), replay a bundle in a fresh copy (--box), run it as a matrix kernel (--harness-kernels
@@ -128,6 +129,7 @@ BISECT_GOOD, BISECT_BAD = "linux-image-6.1.0-50-cloud-amd64", "linux-image-6.1.0
 BISECT_FIRST = "linux-image-6.1.0-52-cloud-amd64"
 
 
+@pytest.mark.boxes
 def test_bisect_finds_the_first_kernel_whose_verdict_differs(vm_host, tmp_path):
     """~15 min: 5 versions, 4 boxes built and booted (50, 54, 52, 51), removed afterwards."""
     from harness.box import remove_box, vagrant_boxes

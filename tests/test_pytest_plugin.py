@@ -216,6 +216,8 @@ def test_merged_timings_sum_phases_over_workers_and_take_the_first_verdict():
                                         "not local"),
     (["--harness-isolate", "scenario", "--harness-kernels", "kernel-6.1"], "not supported with --harness-kernels"),
     (["--harness-target", "vagrant", "--harness-reuse", "-n", "2"], "--harness-reuse with -n 2: every worker"),
+    (["--harness-target", "vagrant", "--harness-reuse", "--harness-isolate", "scenario"],
+     "--harness-isolate scenario gives every scenario a fresh VM and --harness-reuse runs them on a kept one"),
 ])
 def test_vm_settings_that_cannot_work_are_refused_before_anything_boots(project, args, words):
     proc = pytest_in(project, *args, "--collect-only")

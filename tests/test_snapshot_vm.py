@@ -118,6 +118,7 @@ def test_harness_run_from_a_snapshot_with_timings(vm_host, tmp_path):
     assert "timings (seconds):" in run.stderr and "restore" in run.stderr
 
 
+@pytest.mark.boxes
 def test_a_snapshot_that_no_longer_restores_is_made_anew(vm_host):
     from harness.snapshot import STATE
 

@@ -31,3 +31,10 @@ def test_isolate_scenario_needs_a_vm_target():
     run = harness("run", str(SCENARIOS / "veth-pair.yaml"), "--isolate", "scenario")
     assert run.returncode == 2
     assert "--isolate scenario needs a VM target (--target vagrant), not local" in run.stderr
+
+
+def test_isolate_scenario_and_reuse_are_refused_together_before_anything_starts():
+    run = harness("run", str(SCENARIOS / "veth-pair.yaml"), "--target", "vagrant", "--reuse", "--isolate", "scenario")
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert run.stderr.startswith("harness: --isolate scenario gives every scenario a fresh VM and --reuse") and \
+        len(run.stderr.splitlines()) == 1, run.stderr

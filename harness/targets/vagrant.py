@@ -72,13 +72,15 @@ def snapshots_wanted(env: dict) -> bool:
 def wait_for_port(host: str, port: int, deadline: float, attempt_s: float = 0.2) -> bool:
     """Try TCP connections to ``host:port`` until one is taken (True) or the monotonic ``deadline``
     passes (False). Short attempts: a SYN lost while a restored copy's tap device joins the bridge
-    is sent again by the kernel only after 1 s and then 3 s, a new attempt every ``attempt_s``
-    seconds gets through as soon as the path is there."""
+    is sent again by the kernel only after 1 s and then 3 s, a new attempt gets through as soon
+    as the path is there. Each attempt waits twice as long as the one before (``attempt_s``
+    first, at most 2 s), so a slow answer still gets through."""
     while time.monotonic() < deadline:
         try:
             socket.create_connection((host, port), timeout=attempt_s).close()
             return True
         except OSError:
+            attempt_s = min(2.0, attempt_s * 2)
             time.sleep(0.05)
     return False
 
@@ -558,8 +560,8 @@ class VagrantTarget(Target):
         the restore, so connection failures are retried for ``wait_s`` seconds; a wrong host
         key is not."""
         deadline = time.monotonic() + wait_s
-        if not (target.proxy_command or target.jumps):
-            wait_for_port(target.host, target.port, deadline)
+        if not (target.proxy_command or target.jumps) and not wait_for_port(target.host, target.port, deadline):
+            deadline = time.monotonic() + 5   # the SSH attempts below say why it does not answer
         while True:
             try:
                 return target.run(f"date -u -s @{time.time():.3f} >/dev/null", timeout=60)
