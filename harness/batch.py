@@ -34,7 +34,10 @@ _GLOBAL_COMMAND = re.compile(r"^ip (?P<args>netns (?:add|del|exec) [^'\"$`\\|;&<
 # Where a command line names a namespace: ip -n NS, ip netns add|del|exec|pids NS, ... netns NS.
 _NAMED_NS = re.compile(r"(?:^|\s)(?:-n|netns(?: (?:add|del|exec|pids))?) +([^\s'\"|;&<>()]+)")
 # Deletions that may take a veth's other end (in another namespace) with them.
-_DELETION = re.compile(r"^(?:link del|netns del) ")
+_DELETION = re.compile(r"\b(?:link|netns) del\b")
+# A line of its own is scoped to the namespaces it names only when iproute2 runs it: ip ...,
+# or a pipeline into ip netns exec NS (a firewall's ruleset); any other line is a barrier.
+_IP_LINE = re.compile(r"^ip |\| ip netns exec \S+ ")
 _TAG = re.compile(r"^(?P<command>.*?)(?P<tag>  # scenario line .*)?$")
 PRINTF = "printf '%s\\n' \\"
 
@@ -51,7 +54,10 @@ def _key(command: str) -> Optional[tuple[str, str]]:
 
 
 def _named_namespaces(command: str) -> Optional[frozenset[str]]:
-    """The namespaces ``command`` names, or None when it names none (it may touch anything)."""
+    """The namespaces ``command`` touches, or None when that is not known (it may touch anything):
+    it is no iproute2 line, names no namespace, or deletes a link or a namespace."""
+    if not _IP_LINE.search(command) or _DELETION.search(command):
+        return None
     names = frozenset(_NAMED_NS.findall(command))
     return names or None
 
@@ -66,6 +72,7 @@ class _Entry:
     commands: list[str] = field(default_factory=list)
 
     def conflicts(self, names: frozenset[str]) -> bool:
+        """A command naming ``names`` may not move past this entry."""
         return self.touches is None or bool(self.touches & names)
 
 
@@ -80,11 +87,11 @@ def batched(text: str) -> str:
         command = split["command"].strip()
         key = _key(command)
         names = _named_namespaces(command)
-        if key is None or names is None:
+        deletion = bool(_DELETION.search(command))
+        if key is None or (names is None and not deletion):
             entries.append(_Entry([line], None if names is None else set(names)))
             continue
         options, args = key
-        deletion = bool(_DELETION.match(args))
         if deletion:   # it moves past nothing
             group = entries[-1] if entries and entries[-1].options == options else None
         else:
@@ -96,7 +103,7 @@ def batched(text: str) -> str:
         if deletion or group.touches is None:
             group.touches = None   # nothing moves past it
         else:
-            group.touches |= names
+            group.touches |= names or set()
     out = []
     for entry in entries:
         if entry.options is None:

@@ -84,10 +84,14 @@ ip -n nh000001-a addr del 10.8.0.1/24 dev d9  # scenario line 12: delete_address
 ip -n nh000001-b link del dev v1  # scenario line 14: delete_links[0]
 ip -n nh000001-a link add name v0 type bridge  # scenario line 16: links[0]
 ip -n nh000001-b link del dev v2  # scenario line 17: delete_links[1]
+ip -n nh000001-a link del dev 'odd name'  # scenario line 18: delete_links[2]
+ip -n nh000001-b link add name v1 type bridge  # scenario line 19: links[1]
 """
     out = [line.split("  #")[0] for line in batched(step).splitlines()]
     assert out == ["ip -n nh000001-a addr del 10.8.0.1/24 dev d9", "ip -n nh000001-b link del dev v1",
-                   "ip -n nh000001-a link add name v0 type bridge", "ip -n nh000001-b link del dev v2"]
+                   "ip -n nh000001-a link add name v0 type bridge", "ip -n nh000001-b link del dev v2",
+                   # A deletion that cannot join a batch (a quoted name) is a barrier all the same.
+                   "ip -n nh000001-a link del dev 'odd name'", "ip -n nh000001-b link add name v1 type bridge"]
 
 
 @needs_root

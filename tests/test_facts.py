@@ -86,7 +86,6 @@ def test_clean_leaves_a_live_probe_alone(no_leftovers):
     assert not os.path.exists(f"/run/netns-harness/{run_id}.lock")
 
 
-@pytest.mark.serial
 def test_harness_clean_removes_a_killed_probes_namespace():
     # Without a live lock the probe namespace is a leftover like any other.
     subprocess.run(["ip", "netns", "add", "nhdead00-probe"], check=True)

@@ -71,12 +71,23 @@ def test_a_reused_vm_of_harness_up_stays_until_harness_down(state, monkeypatch, 
 
     monkeypatch.delenv("HARNESS_DESTROY", raising=False)
     target = VagrantTarget(box="netns-harness/bookworm-6.1", reuse=True, destroy=destroy)
-    target._record = lifecycle.VmRecord("netns-harness-bookworm-6.1", "netns-harness/bookworm-6.1", 0, "libvirt",
-                                        "snapshot restore", {}, "", kept=kept)
+    up_run = lifecycle.KeptRun(run_id="abc123", scenario="vrf", file="vrf.yaml", status="PASS", namespaces={"a": "x"})
+    new_run = lifecycle.KeptRun(run_id="def456", scenario="pair", file="p.yaml", status="PASS", namespaces={"b": "y"})
+    record = lifecycle.VmRecord("netns-harness-bookworm-6.1", "netns-harness/bookworm-6.1", 0, "libvirt",
+                                "snapshot restore", {}, "", kept=kept, runs=[up_run])
+    monkeypatch.setattr(lifecycle, "load_records", lambda: [record])
+    monkeypatch.setattr(lifecycle.VmRecord, "state", lambda self: "running")
+    monkeypatch.setattr(lifecycle.VmRecord, "save", lambda self: None)
+    monkeypatch.setattr(VagrantTarget, "_connect_recorded", lambda self, record: None)
+    monkeypatch.setattr(VagrantTarget, "_snapshot", lambda self: None)
+    monkeypatch.setattr(VagrantTarget, "check_prerequisites", lambda self: None)   # no real vagrant here
+    target._up_reuse()
+    target._runs_left.append(new_run)
     target._passed = passed
     assert target._keeps_vm() is stays
-    if stays and kept.startswith("harness up"):
-        assert target._why_kept(passed) == "harness up"
+    if kept.startswith("harness up"):
+        # Its own runs' namespaces stay whatever their verdicts; a passing re-run's go; it stays up's.
+        assert target._worth_keeping() == [up_run] and target._why_kept(passed) == "harness up"
 
 
 def test_records_round_trip_and_a_damaged_one_is_skipped(state):

@@ -119,9 +119,7 @@ def test_wait_for_port_returns_once_the_port_takes_connections():
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     server.bind(("127.0.0.1", port))
     threading.Timer(0.3, server.listen).start()
-    start = time.monotonic()
     try:
-        assert wait_for_port("127.0.0.1", port, start + 10)
-        assert 0.25 < time.monotonic() - start < 2
+        assert wait_for_port("127.0.0.1", port, time.monotonic() + 10)
     finally:
         server.close()

@@ -73,21 +73,23 @@ def wait_for_port(host: str, port: int, deadline: float, attempt_s: float = 0.2)
     """Try TCP connections to ``host:port`` until one is taken (True) or the monotonic ``deadline``
     passes (False). Short attempts: a SYN lost while a restored copy's tap device joins the bridge
     is sent again by the kernel only after 1 s and then 3 s, a new attempt gets through as soon
-    as the path is there. Each attempt waits twice as long as the one before (``attempt_s``
-    first, at most 2 s), so a slow answer still gets through."""
-    while time.monotonic() < deadline:
+    as the path is there. An attempt that times out makes the next one twice as long (at most
+    2 s), so a slow answer still gets through; none outlasts the deadline."""
+    while (left := deadline - time.monotonic()) > 0:
         try:
-            socket.create_connection((host, port), timeout=attempt_s).close()
+            socket.create_connection((host, port), timeout=min(attempt_s, left)).close()
             return True
-        except OSError:
+        except socket.timeout:
             attempt_s = min(2.0, attempt_s * 2)
+        except OSError:
             time.sleep(0.05)
     return False
 
 
 def vagrantfile_settings(vagrantfile: str) -> list[str]:
     """The environment variables a Vagrantfile's text reads: every quoted ``HARNESS_*`` name,
-    however it is read (``ENV.fetch``, ``ENV[...]``, a helper such as ``env_int``), sorted."""
+    however it is read (``ENV.fetch``, ``ENV[...]``, a helper such as ``env_int``), sorted. A name
+    quoted in a comment or a message counts too: one more setting in the snapshot key is harmless."""
     return sorted(set(re.findall(r'["\'](HARNESS_[A-Z0-9_]+)["\']', vagrantfile)))
 
 
@@ -127,8 +129,8 @@ class VagrantTarget(Target):
         self.box_kernel = box_kernel or os.environ.get("HARNESS_BOX_KERNEL") or None
         if box and self.box_kernel:
             raise TargetError("give --box or --box-kernel, not both")
-        self.destroy_policy = destroy or os.environ.get("HARNESS_DESTROY") or "passing"
-        self._destroy_given = bool(destroy or os.environ.get("HARNESS_DESTROY"))
+        given = destroy or os.environ.get("HARNESS_DESTROY")
+        self.destroy_policy, self._destroy_given = given or "passing", bool(given)
         if self.destroy_policy not in DESTROY_POLICIES:
             raise TargetError(f"--destroy {self.destroy_policy!r}: use one of {', '.join(DESTROY_POLICIES)}")
         self.reuse = bool(reuse)
@@ -145,6 +147,8 @@ class VagrantTarget(Target):
         self._lease: Optional[lifecycle.Lease] = None
         self._record: Optional[lifecycle.VmRecord] = None
         self._runs_left: list[lifecycle.KeptRun] = []   # runs whose namespaces are still in this VM
+        self._up_vm = False                              # reused a VM that `harness up` started
+        self._up_runs: list[lifecycle.KeptRun] = []      # ... and the runs it set up (they stay)
         self._kept_earlier: Optional[str] = None        # a VM this target kept before (--isolate scenario)
         self.kept_hints: list[str] = []                 # what it said about the VMs it kept (pytest repeats it)
         if self.box_kernel:
@@ -338,6 +342,8 @@ class VagrantTarget(Target):
         self._use_box(self.box, record.slot)
         self._record = record
         self._runs_left = list(record.runs)
+        if (record.kept or "").startswith("harness up"):
+            self._up_vm, self._up_runs = True, list(record.runs)
         self.progress(f"reusing the running VM {record.name} (box {self.box})")
         if record.clone_disk:
             self._copy = self._snapshot() or Snapshot(self.domain)
@@ -406,7 +412,9 @@ class VagrantTarget(Target):
                                                  status=result.status, namespaces=dict(namespaces)))
 
     def _worth_keeping(self) -> list[lifecycle.KeptRun]:
-        return [run for run in self._runs_left if self.keep_all or run.status in lifecycle.KEPT_STATUSES]
+        """The runs whose namespaces stay in a kept VM: failing ones, and all of `harness up`'s."""
+        return [run for run in self._runs_left
+                if self.keep_all or run.status in lifecycle.KEPT_STATUSES or run in self._up_runs]
 
     def _keep(self, why: str) -> None:
         """Keep the running VM: remove the namespaces of runs that passed, record it as kept, say how to reach it."""
@@ -557,11 +565,12 @@ class VagrantTarget(Target):
     def _first_command(target: SshTarget, wait_s: float = RESTORE_CONNECT_S) -> ExecResult:
         """One round trip that connects, checks the host key and sets the clock (it stood still
         while the VM was saved). The copy's new tap device joins libvirt's bridge a moment after
-        the restore, so connection failures are retried for ``wait_s`` seconds; a wrong host
-        key is not."""
+        the restore, so for ``wait_s`` seconds the port is tried (``wait_for_port``, direct
+        connections) and connection failures are retried; a wrong host key is not. Raises
+        ``TargetError`` with the last failure."""
         deadline = time.monotonic() + wait_s
-        if not (target.proxy_command or target.jumps) and not wait_for_port(target.host, target.port, deadline):
-            deadline = time.monotonic() + 5   # the SSH attempts below say why it does not answer
+        if not (target.proxy_command or target.jumps):
+            wait_for_port(target.host, target.port, deadline)   # then at least one SSH attempt says why not
         while True:
             try:
                 return target.run(f"date -u -s @{time.time():.3f} >/dev/null", timeout=60)
@@ -804,8 +813,8 @@ class VagrantTarget(Target):
             self._release_slot()
 
     def _keeps_vm(self) -> bool:
-        if self.keep_all or self.destroy_policy == "never" or self._started_by_harness_up():
-            return True
+        if self.keep_all or self.destroy_policy == "never" or (self._up_vm and not self._destroy_given):
+            return True   # a VM of `harness up` stays until `harness down`, as up said, unless --destroy says
         if self.reuse and self._passed is None and self.destroy_policy != "always":
             return True   # a reused VM that ran no scenarios (e.g. `harness clean`) stays as it was
         if self.destroy_policy != "passing" or self._passed is not False:
@@ -813,15 +822,9 @@ class VagrantTarget(Target):
         # After --isolate scenario kept the first failing scenario's VM, this one only if it holds one too.
         return self._kept_earlier is None or bool(self._worth_keeping())
 
-    def _started_by_harness_up(self) -> bool:
-        """A reused VM that ``harness up`` started: it stays until ``harness down``, as ``up`` said,
-        whatever its runs' verdicts, unless ``--destroy`` (or ``$HARNESS_DESTROY``) is given."""
-        return (self.reuse and not self._destroy_given and self._record is not None
-                and (self._record.kept or "").startswith("harness up"))
-
     def _why_kept(self, passed: Optional[bool]) -> str:
-        if self.keep_all or self._started_by_harness_up():
-            return "harness up"
+        if self.keep_all or self._up_vm:
+            return "harness up"   # kept on whatever --destroy: it stays a VM of `harness up`
         if self.reuse and self._record is not None and self._record.kept and passed is None:
             return self._record.kept
         failing = [run.scenario for run in self._runs_left if run.status in lifecycle.KEPT_STATUSES]
