@@ -13,6 +13,22 @@ DATA = Path(__file__).resolve().parent / "data"
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="creating network namespaces needs root")
 
+# pytester runs pytest inside this test process for the plugin's tests.
+pytest_plugins = ["pytester"]
+
+
+def inner_pytest(pytester, *args: str) -> subprocess.CompletedProcess:
+    """``pytest ARGS`` in this process, in ``pytester.path``, as a CompletedProcess (returncode,
+    stdout, stderr: the inner run's terminal output).
+
+    The plugin loads from its entry point as in a user's pytest; a new interpreter would spend
+    ~1.3 s of CPU importing pytest and the harness first. Inner xdist workers are processes of
+    their own: what they import must be on PYTHONPATH.
+    """
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", *args)
+    return subprocess.CompletedProcess(["pytest", *args], int(result.ret), "\n".join(result.outlines) + "\n",
+                                       "\n".join(result.errlines) + "\n")
+
 
 def harness_namespaces() -> set[str]:
     """Namespaces named like a harness run's (nh<6 hex>-...)."""

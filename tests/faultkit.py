@@ -98,6 +98,29 @@ def run_harness(*args: str, cwd: Path, timeout: float = 120, env: Optional[dict]
                           env={**os.environ, **(env or {})})
 
 
+def run_harness_here(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``harness ARGS`` through ``harness.cli.main`` in this process, in ``cwd``: for input that is
+    refused before anything runs, the same code and output without the ~0.6 s of CPU a new
+    interpreter spends importing the harness. The exit code of an argparse refusal included."""
+    import contextlib
+    import io
+
+    from harness import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    here = os.getcwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = cli.main(list(args))
+            except SystemExit as stop:
+                code = stop.code if isinstance(stop.code, int) else 1
+    finally:
+        os.chdir(here)
+    return subprocess.CompletedProcess(["harness", *args], code, out.getvalue(), err.getvalue())
+
+
 def children(pid: int) -> list[int]:
     """Direct children of ``pid`` (from /proc)."""
     try:

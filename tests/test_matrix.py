@@ -7,11 +7,10 @@ import re
 import shutil
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
-from conftest import REPO, SCENARIOS, harness_namespaces, needs_root
+from conftest import REPO, SCENARIOS, harness_namespaces, inner_pytest, needs_root
 from harness.facts import Facts
 from harness.kernels import KERNELS, kernel_id, parse_kernels, resolve_kernel
 from harness.matrix import KernelRun, build_matrix, reason_of, render_markdown, render_text, result_from_dict
@@ -221,8 +220,18 @@ def pytest_configure(config):
 
 
 @pytest.fixture
-def fake_matrix(tmp_path):
+def fake_matrix(pytester, monkeypatch):
+    """(project folder, run): run(*ARGS) runs pytest on the project's scenarios with two fake
+    kernels and returns (CompletedProcess, the "VM" closes logged). In this process (pytester),
+    or in a new interpreter when xdist workers run: they take the sys.path xdist saw at its
+    import, which lacks the project's fakevm plugin."""
+    import harness.targets.vagrant as vagrant
+
+    tmp_path = pytester.path
     (tmp_path / "fakevm.py").write_text(FAKE_VM)
+    pytester.syspathinsert()
+    # fakevm replaces VagrantTarget in this process too: put it back after the test.
+    monkeypatch.setattr(vagrant, "VagrantTarget", vagrant.VagrantTarget)
     scenarios = tmp_path / "scenarios"
     scenarios.mkdir()
     for name in ("veth-pair", "multipath-hash-seed"):
@@ -231,13 +240,17 @@ def fake_matrix(tmp_path):
         (SCENARIOS / "veth-pair.yaml").read_text().replace("name: veth-pair", "name: wrong-ttl")
         .replace("{from: host, to: 10.0.0.2, ttl: 64}", "{from: host, to: 10.0.0.2, ttl: 63}"))
     log = tmp_path / "vm.log"
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}{os.pathsep}{REPO}")
+    monkeypatch.setenv("FAKE_VM_LOG", str(log))
 
-    def run(*args, report="out/matrix.md"):
-        env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{REPO}", "FAKE_VM_LOG": str(log)}
-        proc = subprocess.run(
-            [sys.executable, "-m", "pytest", "-p", "fakevm", "-p", "no:cacheprovider", str(scenarios),
-             "--harness-kernels", "fake-old,fake-new", "--harness-matrix-report", str(tmp_path / report), *args],
-            capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    def run(*args, report="out/matrix.md", plugin=("-p", "fakevm"), kernels=("--harness-kernels", "fake-old,fake-new")):
+        args = (*plugin, str(scenarios), *kernels, "--harness-matrix-report", str(tmp_path / report), *args)
+        if "-n" in args:
+            result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=300)
+            proc = subprocess.CompletedProcess(args, int(result.ret), "\n".join(result.outlines) + "\n",
+                                               "\n".join(result.errlines) + "\n")
+        else:
+            proc = inner_pytest(pytester, *args)
         closes = sorted(log.read_text().splitlines()) if log.exists() else []
         return proc, closes
 
@@ -357,8 +370,7 @@ def test_shard_option_needs_a_matrix_and_a_part(fake_matrix):
     tmp_path, run = fake_matrix
     proc, _ = run("--harness-shard", "3/2")
     assert proc.returncode == 4 and "K must be between 1 and N" in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", str(tmp_path / "scenarios"),
-                           "--harness-shard", "1/2"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    proc, _ = run("--harness-shard", "1/2", plugin=(), kernels=())
     assert proc.returncode == 4 and "--harness-shard splits a kernel matrix: add --harness-kernels" in proc.stderr
 
 
@@ -368,10 +380,7 @@ def test_plugin_matrix_rejects_conflicting_options(fake_matrix):
     assert proc.returncode == 4 and "--harness-kernels chooses the boxes itself" in proc.stderr
     proc, _ = run("-n", "2", "--dist", "loadfile")
     assert proc.returncode == 4 and "use --dist loadgroup, not --dist loadfile" in proc.stderr
-    tmp_path, _ = fake_matrix
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", str(tmp_path / "scenarios"),
-                           "--harness-kernels", "linux-image-cloud-amd64@"], capture_output=True, text=True,
-                          cwd=tmp_path, timeout=120)
+    proc, _ = run(plugin=(), kernels=("--harness-kernels", "linux-image-cloud-amd64@"))
     assert proc.returncode == 4 and "--harness-kernels: kernel 'linux-image-cloud-amd64@': nothing after '@'" \
         in proc.stderr
 

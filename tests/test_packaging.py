@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from conftest import REPO, needs_root
+from faultkit import run_harness_here
 from harness import resources
 from harness.cli import coloured
 from harness.init import InitError, init_project
@@ -97,7 +98,8 @@ def test_init_never_overwrites_unless_forced(tmp_path):
 
 @pytest.mark.parametrize("command", [[], ["init"], ["run"], ["repro"], ["schema"], ["validate"], ["render"]])
 def test_help_has_a_description_and_an_example(command, tmp_path):
-    proc = harness(*command, "--help", cwd=tmp_path)
+    # The program's own help from the installed module; each command's in this process (argparse).
+    proc = harness(*command, "--help", cwd=tmp_path) if not command else run_harness_here(*command, "--help", cwd=tmp_path)
     assert proc.returncode == 0
     assert "example" in proc.stdout
     if not command:
@@ -106,7 +108,7 @@ def test_help_has_a_description_and_an_example(command, tmp_path):
 
 
 def test_repro_help_tells_its_real_default(tmp_path):
-    text = " ".join(harness("repro", "--help", cwd=tmp_path).stdout.split())
+    text = " ".join(run_harness_here("repro", "--help", cwd=tmp_path).stdout.split())
     assert "default: the bundle's own kind: the same box in a fresh VM for a bundle from a VM, else local" in text
 
 

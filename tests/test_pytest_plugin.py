@@ -5,12 +5,11 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import REPO, SCENARIOS, harness_namespaces, needs_root
+from conftest import REPO, SCENARIOS, harness_namespaces, needs_root, inner_pytest
 
 # A stand-in for plugins that share the venv: pytest-embedded has --target and reads
 # item.funcargs of every item, pytest-testinfra has --hosts and --connection.
@@ -30,8 +29,10 @@ def pytest_runtest_call(item):
 
 
 @pytest.fixture
-def project(tmp_path):
-    """A project folder: scenarios/ with veth-pair, a failing copy, vrf, and a Kubernetes file."""
+def project(pytester, monkeypatch):
+    """A project folder, the current directory: scenarios/ with veth-pair, a failing copy, vrf, and
+    a Kubernetes file; the stand-in neighbour plugin importable here and in inner xdist workers."""
+    tmp_path = pytester.path
     scenarios = tmp_path / "scenarios"
     scenarios.mkdir()
     for name in ("veth-pair", "vrf", "client-gateway-server"):
@@ -42,22 +43,31 @@ def project(tmp_path):
     # Someone's Kubernetes file with a top-level namespaces key: not a scenario.
     (scenarios / "cluster.yaml").write_text("apiVersion: v1\nkind: List\nnamespaces:\n  - default\n")
     (tmp_path / "neighbour.py").write_text(NEIGHBOUR_PLUGIN)
+    pytester.syspathinsert()
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}{os.pathsep}{REPO}")
+    # Wide enough for the short summary to show a failure's whole headline.
+    monkeypatch.setenv("COLUMNS", "300")
     return tmp_path
 
 
-def pytest_in(folder, *args, timeout=300):
-    # Wide enough for the short summary to show a failure's whole headline.
-    env = {**os.environ, "PYTHONPATH": f"{folder}{os.pathsep}{REPO}", "COLUMNS": "300"}
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "neighbour", *args],
-                          capture_output=True, text=True, cwd=folder, env=env, timeout=timeout)
+def pytest_in(pytester, *args):
+    """pytest ARGS in the project with the neighbour plugin: in this process, or in a new
+    interpreter as a user starts it when the first is "--subprocess" or xdist workers run (they
+    take the sys.path xdist saw at its import, which lacks the project's neighbour plugin)."""
+    if args[:1] == ("--subprocess",) or ("-n" in args and "--collect-only" not in args):
+        args = args[1:] if args[:1] == ("--subprocess",) else args
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "neighbour", *args, timeout=300)
+        return subprocess.CompletedProcess(args, int(result.ret), "\n".join(result.outlines) + "\n",
+                                           "\n".join(result.errlines) + "\n")
+    return inner_pytest(pytester, "-p", "neighbour", *args)
 
 
 def collected(proc) -> list:
     return [line for line in proc.stdout.splitlines() if "::" in line]
 
 
-def test_collects_one_item_per_check_by_glob_and_never_unrelated_yaml(project):
-    proc = pytest_in(project, "--collect-only", "-q")
+def test_collects_one_item_per_check_by_glob_and_never_unrelated_yaml(project, pytester):
+    proc = pytest_in(pytester, "--collect-only", "-q")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     items = collected(proc)
     assert "scenarios/veth-pair.yaml::ping host -> 10.0.0.2 ttl=64" in items
@@ -68,48 +78,48 @@ def test_collects_one_item_per_check_by_glob_and_never_unrelated_yaml(project):
     assert not [i for i in items if "cluster.yaml" in i]
 
 
-def test_features_are_markers(project):
-    proc = pytest_in(project, "--collect-only", "-q", "-m", "not vrf", "--strict-markers")
+def test_features_are_markers(project, pytester):
+    proc = pytest_in(pytester, "--collect-only", "-q", "-m", "not vrf", "--strict-markers")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     items = collected(proc)
     assert items and not [i for i in items if "vrf.yaml" in i]
-    assert pytest_in(project, "--collect-only", "-q", "-m", "vrf").stdout.count("vrf.yaml::") == 9
+    assert pytest_in(pytester, "--collect-only", "-q", "-m", "vrf").stdout.count("vrf.yaml::") == 9
     # Without pytest-xdist, no xdist_group marks (pytest would warn about an unknown mark).
-    proc = pytest_in(project, "--collect-only", "-q", "-p", "no:xdist", "-W", "error::pytest.PytestUnknownMarkWarning")
+    proc = pytest_in(pytester, "--collect-only", "-q", "-p", "no:xdist", "-W", "error::pytest.PytestUnknownMarkWarning")
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_a_file_named_on_the_command_line_is_collected_anywhere(project):
+def test_a_file_named_on_the_command_line_is_collected_anywhere(project, pytester):
     elsewhere = project / "network" / "edge.yml"
     elsewhere.parent.mkdir()
     shutil.copy(SCENARIOS / "veth-pair.yaml", elsewhere)
-    proc = pytest_in(project, "--collect-only", "-q", "network/edge.yml")
+    proc = pytest_in(pytester, "--collect-only", "-q", "network/edge.yml")
     assert collected(proc) and all(i.startswith("network/edge.yml::") for i in collected(proc)), proc.stdout
     # Not named and not matching the globs: not collected.
-    assert "edge.yml" not in pytest_in(project, "--collect-only", "-q").stdout
+    assert "edge.yml" not in pytest_in(pytester, "--collect-only", "-q").stdout
 
 
-def test_scenario_globs_come_from_the_ini_file(project):
+def test_scenario_globs_come_from_the_ini_file(project, pytester):
     (project / "net").mkdir()
     shutil.copy(SCENARIOS / "veth-pair.yaml", project / "net" / "pair.scenario.yaml")
     (project / "pytest.ini").write_text("[pytest]\nharness_scenarios = *.scenario.yaml\n")
-    items = collected(pytest_in(project, "--collect-only", "-q"))
+    items = collected(pytest_in(pytester, "--collect-only", "-q"))
     assert items and all(i.startswith("net/pair.scenario.yaml::") for i in items), items
 
 
-def test_an_invalid_scenario_is_one_failing_item_with_the_loaders_words(project):
+def test_an_invalid_scenario_is_one_failing_item_with_the_loaders_words(project, pytester):
     bad = project / "scenarios" / "typo.yaml"
     bad.write_text((SCENARIOS / "veth-pair.yaml").read_text().replace("dev: veth-b}", "dev: veth-b, mtux: 9000}"))
-    proc = pytest_in(project, "scenarios/typo.yaml")
+    proc = pytest_in(pytester, "scenarios/typo.yaml")
     assert proc.returncode == 1
     assert "invalid scenario (nothing was run)" in proc.stdout and "typo.yaml:" in proc.stdout
     assert "mtux" in proc.stdout and "Traceback" not in proc.stdout
 
 
-def test_target_errors_are_one_line_and_options_come_from_ini(project):
+def test_target_errors_are_one_line_and_options_come_from_ini(project, pytester):
     # Nothing listens on port 1 of loopback: the ssh target is refused at once.
     (project / "pytest.ini").write_text("[pytest]\nharness_target = ssh://nobody@127.0.0.1:1\n")
-    proc = pytest_in(project, "scenarios/veth-pair.yaml")
+    proc = pytest_in(pytester, "scenarios/veth-pair.yaml")
     assert proc.returncode == 1, proc.stdout
     assert "4 errors" in proc.stdout
     assert "target error: ssh://nobody@127.0.0.1:1: cannot connect to 127.0.0.1:1" in proc.stdout
@@ -118,9 +128,10 @@ def test_target_errors_are_one_line_and_options_come_from_ini(project):
 
 
 @needs_root
-def test_checks_are_results_of_their_own_and_the_scenario_runs_once(project, tmp_path):
+def test_checks_are_results_of_their_own_and_the_scenario_runs_once(project, tmp_path, pytester):
     junit, results = project / "out.xml", project / "out.json"
-    proc = pytest_in(project, "-rfEs", "--junitxml", str(junit), "--harness-json", str(results),
+    # In a pytest of its own, as a user starts it: the plugin found through its entry point.
+    proc = pytest_in(pytester, "--subprocess", "-rfEs", "--junitxml", str(junit), "--harness-json", str(results),
                      "--harness-target", "local", "--harness-bundle-dir", str(tmp_path / "bundles"))
     assert proc.returncode == 1, proc.stdout + proc.stderr
     # The failing check is named in the short summary's headline, with why.
@@ -148,9 +159,9 @@ def test_checks_are_results_of_their_own_and_the_scenario_runs_once(project, tmp
 
 
 @needs_root
-def test_k_selects_checks_and_the_scenario_still_runs_once(project):
+def test_k_selects_checks_and_the_scenario_still_runs_once(project, pytester):
     results = project / "out.json"
-    proc = pytest_in(project, "-v", "-k", "one and hop", "--harness-json", str(results))
+    proc = pytest_in(pytester, "-v", "-k", "one and hop", "--harness-json", str(results))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 passed" in proc.stdout and "client reaches server through one hop PASSED" in proc.stdout
     [scenario] = json.loads(results.read_text())["scenarios"]
@@ -158,9 +169,9 @@ def test_k_selects_checks_and_the_scenario_still_runs_once(project):
 
 
 @needs_root
-def test_xdist_workers_results_end_up_in_one_json(project):
+def test_xdist_workers_results_end_up_in_one_json(project, pytester):
     results = project / "out.json"
-    proc = pytest_in(project, "-n", "2", "--harness-json", str(results))
+    proc = pytest_in(pytester, "-n", "2", "--harness-json", str(results))
     assert proc.returncode == 1, proc.stdout + proc.stderr
     document = json.loads(results.read_text())
     assert sorted(s["name"] for s in document["scenarios"]) == ["client-gateway-server", "veth-pair", "vrf",
@@ -168,18 +179,18 @@ def test_xdist_workers_results_end_up_in_one_json(project):
     assert document["target"]["target"] == "local" and document["target"]["kernel"]
 
 
-def test_xdist_worksteal_is_refused(project):
-    proc = pytest_in(project, "-n", "2", "--dist", "worksteal", "--collect-only")
+def test_xdist_worksteal_is_refused(project, pytester):
+    proc = pytest_in(pytester, "-n", "2", "--dist", "worksteal", "--collect-only")
     assert proc.returncode == 4 and "not worksteal" in proc.stderr
 
 
 @needs_root
-def test_known_bugs_are_xfail_on_the_failing_checks_and_xpass_when_gone(project):
+def test_known_bugs_are_xfail_on_the_failing_checks_and_xpass_when_gone(project, pytester):
     known_bug = "xfail: {reason: a known bug, ref: https://bugs.example/1}\n"
     for name in ("wrong-ttl", "veth-pair"):
         path = project / "scenarios" / f"{name}.yaml"
         path.write_text(path.read_text().replace("\nnamespaces:", f"\n{known_bug}namespaces:", 1))
-    proc = pytest_in(project, "-rxX", "scenarios/wrong-ttl.yaml", "scenarios/veth-pair.yaml")
+    proc = pytest_in(pytester, "-rxX", "scenarios/wrong-ttl.yaml", "scenarios/veth-pair.yaml")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # wrong-ttl: its one failing check is XFAIL, its passing checks pass; veth-pair passed: 4 XPASS.
     assert "3 passed, 1 xfailed, 4 xpassed" in proc.stdout, proc.stdout
@@ -188,15 +199,15 @@ def test_known_bugs_are_xfail_on_the_failing_checks_and_xpass_when_gone(project)
 
 
 @needs_root
-def test_results_json_has_the_sessions_timings_under_xdist_too(project):
+def test_results_json_has_the_sessions_timings_under_xdist_too(project, pytester):
     results = project / "out.json"
-    proc = pytest_in(project, "scenarios/veth-pair.yaml", "--harness-json", str(results))
+    proc = pytest_in(pytester, "scenarios/veth-pair.yaml", "--harness-json", str(results))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     document = json.loads(results.read_text())
     assert set(document["timings"]) == {"facts", "first_verdict"}   # the local target has nothing to start
     assert 0 < document["timings"]["first_verdict"] < 60
     assert document["scenarios"][0]["timings"]["total"] > 0
-    proc = pytest_in(project, "-n", "2", "scenarios/veth-pair.yaml", "scenarios/wrong-ttl.yaml",
+    proc = pytest_in(pytester, "-n", "2", "scenarios/veth-pair.yaml", "scenarios/wrong-ttl.yaml",
                      "--harness-json", str(results))
     assert proc.returncode == 1, proc.stdout + proc.stderr
     timings = json.loads(results.read_text())["timings"]
@@ -219,15 +230,15 @@ def test_merged_timings_sum_phases_over_workers_and_take_the_first_verdict():
     (["--harness-target", "vagrant", "--harness-reuse", "--harness-isolate", "scenario"],
      "--harness-isolate scenario gives every scenario a fresh VM and --harness-reuse runs them on a kept one"),
 ])
-def test_vm_settings_that_cannot_work_are_refused_before_anything_boots(project, args, words):
-    proc = pytest_in(project, *args, "--collect-only")
+def test_vm_settings_that_cannot_work_are_refused_before_anything_boots(project, args, words, pytester):
+    proc = pytest_in(pytester, *args, "--collect-only")
     assert proc.returncode == 4 and words in proc.stderr, proc.stdout + proc.stderr
 
 
-def test_isolate_comes_from_the_ini_file_too(project):
+def test_isolate_comes_from_the_ini_file_too(project, pytester):
     (project / "pytest.ini").write_text("[pytest]\nharness_isolate = scenario\n")
-    proc = pytest_in(project, "--collect-only")
+    proc = pytest_in(pytester, "--collect-only")
     assert proc.returncode == 4 and "--harness-isolate scenario needs a VM target" in proc.stderr
     (project / "pytest.ini").write_text("[pytest]\nharness_isolate = each\n")
-    proc = pytest_in(project, "--collect-only")
+    proc = pytest_in(pytester, "--collect-only")
     assert proc.returncode == 4 and "harness_isolate = each: use run or scenario" in proc.stderr
