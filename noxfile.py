@@ -97,7 +97,8 @@ def _vm_tests(session: nox.Session, marks: str = "vm and not boxes") -> None:
 @nox.session
 def tests_boxes(session: nox.Session) -> None:
     """The VM tests that build boxes of their own or boot from scratch on purpose (marked boxes:
-    a box from a local kernel .deb ~6 min, harness bisect over four boxes ~15 min, a snapshot that
+    a box from a local kernel .deb ~6 min, harness bisect over four boxes ~15 min, the matrix on
+    two kernels ~3 min with its trixie box to build, a snapshot that
     no longer restores): kept out of `nox -s tests`, as the kernel matrix is (`nox -s matrix`)."""
     session.install("-e", ".[test]")
     _vm_tests(session, "boxes")

@@ -321,7 +321,10 @@ cleanup
 sync
 
 step "convert"
-qemu-img convert -c -O qcow2 "$RAW" "$WORKDIR/box.img"
+# zstd clusters written by parallel coroutines: 1.6 s here against 12.5 s for zlib's, the same
+# size (qemu >= 5.1 reads them); zlib where qemu-img has no zstd.
+qemu-img convert -c -o compression_type=zstd -m 8 -W -O qcow2 "$RAW" "$WORKDIR/box.img" \
+    || qemu-img convert -c -O qcow2 "$RAW" "$WORKDIR/box.img"
 rm -f "$RAW"
 echo "$KREL" > "$WORKDIR/kernel-release"
 echo "$KVER" > "$WORKDIR/kernel-version"
