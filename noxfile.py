@@ -66,7 +66,7 @@ def tests(session: nox.Session) -> None:
     """
     session.install("-e", ".[test]")
     if "-m" in session.posargs:
-        session.run("pytest", "tests", *session.posargs, interrupt_timeout=INTERRUPT_TIMEOUT_S)
+        session.run("pytest", "tests", *session.posargs, interrupt_timeout=INTERRUPT_TIMEOUT_S, env=BYTECODE_CACHES)
         return
     _fast_tests(session)
     _vm_tests(session)
@@ -91,7 +91,7 @@ def _vm_tests(session: nox.Session, marks: str = "vm and not boxes") -> None:
         session.run("harness", "host-setup")
     # pytest exits 5 when no test is selected (e.g. -k picked only fast tests): not a failure here.
     session.run("pytest", "tests", "-m", marks, *session.posargs, success_codes=[0, 5],
-                interrupt_timeout=INTERRUPT_TIMEOUT_S)
+                interrupt_timeout=INTERRUPT_TIMEOUT_S, env=BYTECODE_CACHES)
 
 
 @nox.session
