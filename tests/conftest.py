@@ -17,15 +17,19 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="creating network name
 pytest_plugins = ["pytester"]
 
 
-def inner_pytest(pytester, *args: str) -> subprocess.CompletedProcess:
-    """``pytest ARGS`` in this process, in ``pytester.path``, as a CompletedProcess (returncode,
-    stdout, stderr: the inner run's terminal output).
+def inner_pytest(pytester, *args: str, new_process: bool = False) -> subprocess.CompletedProcess:
+    """``pytest ARGS`` in ``pytester.path`` as a CompletedProcess (returncode, stdout, stderr: the
+    inner run's terminal output): in this process, or with ``new_process`` in a new interpreter.
 
-    The plugin loads from its entry point as in a user's pytest; a new interpreter would spend
-    ~1.3 s of CPU importing pytest and the harness first. Inner xdist workers are processes of
-    their own: what they import must be on PYTHONPATH.
+    In this process the plugin loads from its entry point as in a user's pytest, without the
+    ~1.3 s of CPU a new interpreter spends importing pytest and the harness. A new process is
+    how a user starts it, and needed when inner xdist workers must import a plugin of the
+    project: they take the sys.path xdist saw at its import (PYTHONPATH must name the project).
     """
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", *args)
+    if new_process:
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=300)
+    else:
+        result = pytester.runpytest_inprocess("-p", "no:cacheprovider", *args)
     return subprocess.CompletedProcess(["pytest", *args], int(result.ret), "\n".join(result.outlines) + "\n",
                                        "\n".join(result.errlines) + "\n")
 

@@ -245,12 +245,7 @@ def fake_matrix(pytester, monkeypatch):
 
     def run(*args, report="out/matrix.md", plugin=("-p", "fakevm"), kernels=("--harness-kernels", "fake-old,fake-new")):
         args = (*plugin, str(scenarios), *kernels, "--harness-matrix-report", str(tmp_path / report), *args)
-        if "-n" in args:
-            result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=300)
-            proc = subprocess.CompletedProcess(args, int(result.ret), "\n".join(result.outlines) + "\n",
-                                               "\n".join(result.errlines) + "\n")
-        else:
-            proc = inner_pytest(pytester, *args)
+        proc = inner_pytest(pytester, *args, new_process="-n" in args)
         closes = sorted(log.read_text().splitlines()) if log.exists() else []
         return proc, closes
 

@@ -4,12 +4,11 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import REPO, SCENARIOS, harness_namespaces, needs_root, inner_pytest
+from conftest import REPO, SCENARIOS, harness_namespaces, inner_pytest, needs_root
 
 # A stand-in for plugins that share the venv: pytest-embedded has --target and reads
 # item.funcargs of every item, pytest-testinfra has --hosts and --connection.
@@ -52,14 +51,11 @@ def project(pytester, monkeypatch):
 
 def pytest_in(pytester, *args):
     """pytest ARGS in the project with the neighbour plugin: in this process, or in a new
-    interpreter as a user starts it when the first is "--subprocess" or xdist workers run (they
-    take the sys.path xdist saw at its import, which lacks the project's neighbour plugin)."""
-    if args[:1] == ("--subprocess",) or ("-n" in args and "--collect-only" not in args):
-        args = args[1:] if args[:1] == ("--subprocess",) else args
-        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "neighbour", *args, timeout=300)
-        return subprocess.CompletedProcess(args, int(result.ret), "\n".join(result.outlines) + "\n",
-                                           "\n".join(result.errlines) + "\n")
-    return inner_pytest(pytester, "-p", "neighbour", *args)
+    interpreter when the first is "--subprocess" (as a user starts it) or xdist workers run."""
+    asked = args[:1] == ("--subprocess",)
+    args = args[1:] if asked else args
+    new_process = asked or ("-n" in args and "--collect-only" not in args)
+    return inner_pytest(pytester, "-p", "neighbour", *args, new_process=new_process)
 
 
 def collected(proc) -> list:
