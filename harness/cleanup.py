@@ -17,6 +17,9 @@ from harness.targets.base import Target, TargetError
 # Kernel log lines kept after a run that died: those stamped since it started, plus this slack (s).
 KERNEL_LOG_SLACK_S = 5
 AFTERMATH_TIMEOUT_S = 60
+# After the harness killed a run's script, what the script started may hold the run's lock a
+# moment longer (seen on a loaded machine: the clean found the lock held and kept everything).
+KILLED_RUN_LOCK_WAIT_S = 5
 
 
 def kernel_log_script(seconds: float) -> str:
@@ -52,7 +55,7 @@ def clean_after(target: Target, result: ScenarioResult) -> Optional[str]:
     """
     if not result.run_id:
         return None
-    script = render_clean(result.run_id)
+    script = render_clean(result.run_id, lock_wait_s=KILLED_RUN_LOCK_WAIT_S)
     fetch_log = not result.kernel_log
     if fetch_log:
         script += "echo '@@netns-harness kernel-log'\n" + kernel_log_script(result.duration_s + KERNEL_LOG_SLACK_S)

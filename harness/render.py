@@ -404,14 +404,17 @@ def _lib(kind: str) -> ShellSafe:
     return ShellSafe(str(module.lib(CHECK_KINDS[kind])).strip("\n"))
 
 
-def render_clean(only_run_id: Union[str, None] = None) -> str:
+def render_clean(only_run_id: Union[str, None] = None, lock_wait_s: float = 0) -> str:
     """A script that deletes namespaces a harness run left (names ``nh<6 hex>-*``), and only those.
 
-    It prints each namespace it deletes, one a line.
+    It prints each namespace it deletes, one a line. A run whose lock is held is live and kept;
+    ``lock_wait_s`` (seconds) is how long to wait for the lock first (a run the harness just killed).
+    Raises ``ValueError`` for a run id that is not six hex digits.
     """
     if only_run_id and not re.fullmatch(r"[0-9a-f]{6}", only_run_id):
         raise ValueError(f"run id {only_run_id!r} is not six hex digits (as in namespace nh3fa2c1-client)")
-    return environment().get_template("clean.sh.j2").render(run_id=only_run_id or "")
+    return environment().get_template("clean.sh.j2").render(run_id=only_run_id or "",
+                                                             lock_wait_s=f"{float(lock_wait_s):g}")
 
 
 def scenario_addresses(scenario: Scenario) -> list:

@@ -331,6 +331,32 @@ def test_a_fresh_lone_lock_goes_only_when_its_run_is_named(tmp_path, clean_slate
         lock.unlink(missing_ok=True)
 
 
+def test_the_clean_after_a_killed_run_waits_for_its_lock_a_moment(tmp_path, clean_slate):
+    """What a killed script started may hold its run's lock a moment after the kill: the clean
+    after it (cleanup.clean_after) waits for the lock; `harness clean` does not (a live run)."""
+    from harness.cleanup import KILLED_RUN_LOCK_WAIT_S
+    from harness.render import render_clean
+    from harness.targets.local import LocalTarget
+
+    run_id = secrets.token_hex(3)
+    namespace, lock = f"nh{run_id}-held", Path("/run/netns-harness") / f"{run_id}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["ip", "netns", "add", namespace], check=True)
+    try:
+        for wait_s, held_s, removed in ((0, 3, False), (KILLED_RUN_LOCK_WAIT_S, 1, True)):
+            holder = subprocess.Popen(["flock", str(lock), "sleep", str(held_s)])
+            wait_for(lambda: subprocess.run(["flock", "-n", str(lock), "true"]).returncode == 1, what="the lock held")
+            done = LocalTarget().run(render_clean(run_id, lock_wait_s=wait_s), timeout=30)
+            holder.wait(timeout=30)
+            assert (f"removed namespace {namespace}" in done.stdout) == removed, done.stdout + done.stderr
+            assert (f"kept run {run_id}: it is still going" in done.stderr) == (not removed), done.stderr
+        assert not lock.exists() and namespace not in subprocess.run(["ip", "netns", "list"], capture_output=True,
+                                                                      text=True).stdout
+    finally:
+        subprocess.run(["ip", "netns", "del", namespace], capture_output=True)
+        lock.unlink(missing_ok=True)
+
+
 @pytest.mark.serial
 def test_clean_leaves_a_live_run_alone(tmp_path, clean_slate):
     scenario = slow_scenario(tmp_path, "live", deadline=3)
