@@ -115,7 +115,7 @@ def run_harness_here(*args: str, cwd: Path) -> subprocess.CompletedProcess:
             try:
                 code = cli.main(list(args))
             except SystemExit as stop:
-                code = stop.code if isinstance(stop.code, int) else 1
+                code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
     finally:
         os.chdir(here)
     return subprocess.CompletedProcess(["harness", *args], code, out.getvalue(), err.getvalue())

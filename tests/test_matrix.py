@@ -303,7 +303,7 @@ def _junit_cases(path) -> dict[str, str]:
 
 @needs_root
 def test_two_shards_merged_give_the_unsharded_matrix(fake_matrix):
-    """The same scenarios and kernels as one run and as two parts, each its own pytest process:
+    """The same scenarios and kernels as one run and as two parts, each its own pytest run:
     `harness matrix merge` of the parts' files gives the one run's matrix and its JUnit cases."""
     tmp_path, run = fake_matrix
     whole, _ = run("--junitxml", str(tmp_path / "whole.xml"), report="whole/matrix.md")
