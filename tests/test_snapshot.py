@@ -5,6 +5,7 @@ which snapshots are used, and how vagrant up's progress is split into phases.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -86,6 +87,35 @@ def test_vagrant_up_progress_splits_define_boot_and_ssh(monkeypatch):
     target._vagrant_up()
     # Clock reads: start 0, "Starting domain" 10, "Machine booted" 20, end 30.
     assert target.timings == {"define": 10, "boot": 10, "ssh": 10}
+
+
+FAKE_VAGRANT = """#!/bin/bash
+# `vagrant up` as far as an interrupt goes: progress, then on SIGINT Vagrant's own clean-up, which
+# writes as it goes (bash dies of SIGPIPE on a closed pipe, as Vagrant's clean-up broke on EPIPE).
+trap 'echo "==> default: Waiting for cleanup before exiting..."; sleep 0.2
+      echo "==> default: Removing domain..." && touch "$FAKE_DIR/cleaned"; exit 1' INT
+echo "==> default: Creating domain with the following settings..."
+while :; do sleep 0.05; done
+"""
+
+
+def test_an_interrupted_vagrant_up_is_read_while_it_cleans_up(tmp_path):
+    from harness.targets import vagrant as vagrant_target
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "vagrant").write_text(FAKE_VAGRANT)
+    (bin_dir / "vagrant").chmod(0o755)
+    shown = []
+    target = vagrant_target.VagrantTarget(box="netns-harness/bookworm-6.1", progress=shown.append)
+    target.env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "FAKE_DIR": str(tmp_path)}
+    target.root = tmp_path
+    lines = target._up_lines()
+    assert "Creating domain" in next(lines)
+    with pytest.raises(KeyboardInterrupt):
+        lines.throw(KeyboardInterrupt)   # Ctrl-C (or SIGTERM) while the harness reads vagrant up
+    assert (tmp_path / "cleaned").exists(), shown
+    assert "  ==> default: Removing domain..." in shown
 
 
 def test_timings_show_phases_in_order_with_each_scenario():

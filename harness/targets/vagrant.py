@@ -30,6 +30,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Callable, Iterator, Optional
@@ -673,25 +674,40 @@ class VagrantTarget(Target):
         proc = subprocess.Popen(argv, cwd=str(self.root), env=self.env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, errors="replace", start_new_session=True)
         try:
-            with proc.stdout:
-                yield from proc.stdout
+            yield from proc.stdout
             if proc.wait() != 0:
                 raise subprocess.CalledProcessError(proc.returncode, argv)
         except BaseException:
             if proc.poll() is None:
                 self._stop_vagrant(proc)
             raise
+        finally:
+            proc.stdout.close()
 
     def _stop_vagrant(self, proc: subprocess.Popen) -> None:
-        """Interrupt ``vagrant up`` once and wait (at most ``VAGRANT_STOP_S``) for its own clean-up."""
+        """Interrupt ``vagrant up`` once and wait (at most ``VAGRANT_STOP_S``) for its own clean-up,
+        showing its output. Vagrant writes while it cleans up: with its pipe closed, its clean-up
+        broke off (EPIPE), at times after a 30 s stall, and left the domain to ``vagrant destroy``."""
         self.progress(f"stopping vagrant up (its clean-up takes up to {VAGRANT_STOP_S} s) ...")
+        drain = threading.Thread(target=self._show_rest, args=(proc.stdout,), daemon=True)
         try:
             os.killpg(proc.pid, signal.SIGINT)
+            drain.start()
             proc.wait(timeout=VAGRANT_STOP_S)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         except ProcessLookupError:
+            pass
+        # Vagrant's children may hold the pipe a moment longer; its output after that is not worth a wait.
+        drain.join(timeout=2)
+
+    def _show_rest(self, stream) -> None:
+        """Show what is left of ``stream`` as progress (until EOF, or until it is closed under us)."""
+        try:
+            for line in stream:
+                self.progress("  " + line.rstrip())
+        except (OSError, ValueError):   # closed by a second interrupt: the rest is not shown
             pass
 
     def _connect(self) -> SshTarget:
