@@ -15,6 +15,17 @@ from typing import Annotated, Any, NamedTuple, Optional, Union
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
+# Each pattern a model field is given with ``described``, in words for error messages.
+PATTERN_WORDS: dict[str, str] = {}
+
+
+def described(pattern: str, words: str) -> str:
+    """``pattern`` (for ``Field(pattern=...)``), remembered with ``words`` saying what it allows,
+    e.g. "1-100 letters, digits, '_', '.' or '-'": the loader says that instead of the regex."""
+    PATTERN_WORDS[pattern] = words
+    return pattern
+
+
 IFNAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,15}")
 NSNAME_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 # Only net.* sysctls belong to a network namespace; kernel.*, vm.* ... would change the host.

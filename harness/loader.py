@@ -15,6 +15,7 @@ from typing import Any, Optional, Union
 import yaml
 from pydantic import ValidationError
 
+from harness.fields import PATTERN_WORDS
 from harness.model import Scenario
 from harness.references import find_reference_problems
 
@@ -180,29 +181,70 @@ _TYPE_TAG = re.compile(r"^(str|int|float|bool|none|\[key\]|(function-|list\[|dic
 
 
 def _pydantic_problems(file: str, err: ValidationError, lines: dict[Loc, int]) -> list[Problem]:
-    by_loc: dict[Loc, list[str]] = {}
+    by_loc: dict[Loc, list[dict]] = {}
     for e in err.errors():
         loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and _TYPE_TAG.match(p)))
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            allowed = _allowed_fields(loc)
-            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"allowed fields: {', '.join(allowed)}"
-            if loc[-1] in ("within", "name") and len(loc) >= 4 and loc[-4] == "checks":
-                # Written inside the check kind's mapping; it belongs beside the kind.
-                hint = f"it goes beside the check kind, not inside it: - {{{loc[-1]}: ..., {loc[-2]}: {{...}}}}"
-            msg = f"unknown field '{loc[-1]}'; {hint}"
-        elif e["type"] == "missing":
-            msg = f"required field '{loc[-1]}' is missing; add it"
-        elif e["type"] in ("literal_error",):
-            msg = f"{msg} (got {e.get('input')!r})"
-        by_loc.setdefault(loc, [])
-        if msg not in by_loc[loc]:
-            by_loc[loc].append(msg)
-    # One problem per field: a value that fits no member of a union says so once.
-    return [Problem(file, line_of(lines, loc), format_loc(loc),
-                    msgs[0] + "".join("; or " + m.removeprefix("Input should be ") for m in msgs[1:]))
-            for loc, msgs in by_loc.items()]
+        by_loc.setdefault(loc, []).append(e)
+    problems = []
+    for loc, errors in by_loc.items():
+        # A list or mapping that failed as the text member of a union (``run: [true]``) while an
+        # item inside it failed too: the item's problem is the one to fix.
+        if any(len(other) > len(loc) and other[:len(loc)] == loc for other in by_loc):
+            errors = [e for e in errors if not _container_as_text(e)]
+        msgs = list(dict.fromkeys(_message(e, loc, alone=len(errors) == 1) for e in errors))
+        if msgs:
+            # One problem per field: a value that fits no member of a union says so once.
+            problems.append(Problem(file, line_of(lines, loc), format_loc(loc),
+                                    msgs[0] + "".join("; or " + m.removeprefix("Input should be ") for m in msgs[1:])))
+    return problems
+
+
+def _message(e: dict, loc: Loc, alone: bool) -> str:
+    """What is wrong with one field, with the fix. ``alone``: the field's only error (not one
+    member of a union among others, whose messages are joined as pydantic words them)."""
+    msg = e["msg"].removeprefix("Value error, ")
+    if e["type"] == "extra_forbidden":
+        allowed = _allowed_fields(loc)
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"allowed fields: {', '.join(allowed)}"
+        if loc[-1] in ("within", "name") and len(loc) >= 4 and loc[-4] == "checks":
+            # Written inside the check kind's mapping; it belongs beside the kind.
+            hint = f"it goes beside the check kind, not inside it: - {{{loc[-1]}: ..., {loc[-2]}: {{...}}}}"
+        return f"unknown field '{loc[-1]}'; {hint}"
+    if e["type"] == "missing":
+        return f"required field '{loc[-1]}' is missing; add it"
+    if e["type"] == "literal_error":
+        return f"{msg} (got {e.get('input')!r})"
+    return (alone and _in_plain_words(e)) or msg
+
+
+def _container_as_text(e: dict) -> bool:
+    return e["type"] == "string_type" and isinstance(e.get("input"), (list, dict))
+
+
+_YAML_TYPES = {bool: "a boolean", int: "a number", float: "a number"}
+_LIMITS = {"greater_than": "more than {gt}", "greater_than_equal": "{ge} or more",
+           "less_than": "less than {lt}", "less_than_equal": "at most {le}"}
+
+
+def _in_plain_words(e: dict) -> Optional[str]:
+    """pydantic's message for error ``e`` in the scenario's terms, with the fix; None: keep pydantic's."""
+    kind, value, ctx = e["type"], e.get("input"), e.get("ctx") or {}
+    if kind in _LIMITS:
+        limits = {k: f"{v:g}" if isinstance(v, float) else v for k, v in ctx.items()}
+        return f"{value!r} is out of range: use {_LIMITS[kind].format(**limits)}"
+    if kind == "string_pattern_mismatch":
+        words = PATTERN_WORDS.get(ctx.get("pattern", ""))
+        return f"{value!r} is not allowed here: use {words}" if words else None
+    if kind == "string_type":
+        if type(value) in _YAML_TYPES:
+            text = yaml.safe_dump(value).removesuffix("\n...\n").strip()
+            return f"YAML reads {text} as {_YAML_TYPES[type(value)]}: quote it for text ('{text}')"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"{value!r} is not a whole number: use one such as 5"
+    if kind in ("float_parsing", "float_type"):
+        return f"{value!r} is not a number: use one such as 1.5"
+    return None
 
 
 def load_scenario(path: Union[str, Path]) -> Scenario:

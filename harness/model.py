@@ -22,12 +22,14 @@ from pydantic import ConfigDict, Field, PrivateAttr, create_model, field_validat
 
 from harness.actions import SETUP_SECTIONS, STEP_SECTIONS, Action
 from harness.checks import USER_CHECK_KINDS, CheckSpec
-from harness.fields import Model, Seconds, SysctlKey, SysctlValue
+from harness.fields import Model, Seconds, SysctlKey, SysctlValue, described
 
 KERNEL_RE = re.compile(r"\d+(\.\d+){0,2}")
 FEATURES = ("vrf", "bridge", "bridge_vlan_filtering", "veth", "nftables", "ipv6", "dummy", "vlan", "macvlan",
             "vxlan", "bond", "nexthop", "netem")
-NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,100}$"
+NAME_PATTERN = described(r"^[A-Za-z0-9_.-]{1,100}$", "1-100 letters, digits, '_', '.' or '-'")
+# A step's or a check's name: any text on one line that reports, JUnit and pytest ids can carry.
+LABEL_PATTERN = described(r"^[^\x00-\x1f\x7f|`]{1,120}$", "1-120 characters, no control characters, '|' or '`'")
 
 
 def _kernel(value: Optional[str]) -> Optional[str]:
@@ -115,7 +117,7 @@ class CheckBase(Model):
     model_config = ConfigDict(json_schema_extra=lambda schema: schema.update(
         oneOf=[{"required": [kind]} for kind in USER_CHECK_KINDS]))
 
-    name: Optional[str] = Field(None, pattern=r"^[^\x00-\x1f\x7f|`]{1,120}$")
+    name: Optional[str] = Field(None, pattern=LABEL_PATTERN)
     within: Optional[Seconds] = Field(None, description="retry until the check holds, for at most this many "
                                                         "seconds (convergence, DAD)")
 
@@ -142,7 +144,7 @@ Check = create_model("Check", __base__=CheckBase, __doc__=CheckBase.__doc__,
 class StepBase(Model):
     """A step: changes (applied phase by phase, see ``harness.actions.base``), then checks run concurrently."""
 
-    name: Optional[str] = Field(None, pattern=r"^[^\x00-\x1f\x7f|`]{1,120}$")
+    name: Optional[str] = Field(None, pattern=LABEL_PATTERN)
 
 
 Step = create_model("Step", __base__=StepBase, __doc__=StepBase.__doc__,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -147,9 +148,23 @@ def failed_change(rendered: RenderedScenario, stderr: str) -> str:
 def _why_not_run(output, step_index: int, rendered: RenderedScenario, result: ExecResult) -> str:
     why = failed_change(rendered, result.stderr)
     if output.last_step is None or output.last_step < step_index:
-        where = "set-up" if output.last_step is None else f"step {output.last_step + 1}"
-        return f"not run: the script stopped in {where} (exit code {result.exit_code}): {why}"
-    return f"not run: the script stopped during this step (exit code {result.exit_code}): {why}"
+        where = "in set-up" if output.last_step is None else f"in step {output.last_step + 1}"
+    else:
+        where = "during this step"
+    return f"not run: {how_it_ended(result.exit_code, where)}" + (f": {why}" if why else "")
+
+
+def how_it_ended(exit_code: int, where: str = "", script: str = "the script") -> str:
+    """``the script stopped in set-up (exit code 2)``, or ``the script was killed by SIGKILL in
+    set-up`` for a negative code (Popen's -N: signal N ended it). ``where``: "in set-up" etc."""
+    where = f" {where}" if where else ""
+    if exit_code >= 0:
+        return f"{script} stopped{where} (exit code {exit_code})"
+    try:
+        name = signal.Signals(-exit_code).name
+    except ValueError:
+        name = f"signal {-exit_code}"
+    return f"{script} was killed by {name}{where}"
 
 
 def run_scenario(
@@ -210,7 +225,8 @@ def run_scenario(
         result.reason = next(c.reason for c in result.checks if c.status == ERROR)
     elif executed.exit_code != 0:
         result.status = ERROR
-        result.reason = f"the run script exited {executed.exit_code}: {failed_change(rendered, executed.stderr)[-500:]}"
+        why = failed_change(rendered, executed.stderr)[-500:]
+        result.reason = how_it_ended(executed.exit_code, script="the run script") + (f": {why}" if why else "")
     left = keep and executed.exit_code == 0   # the script ended normally and left its namespaces
     if result.status == ERROR and not left:
         _aftermath(target, result)

@@ -187,6 +187,50 @@ def test_sigkill_of_the_script_gives_error_bundle_and_no_leftovers(tmp_path, cle
     assert results["script_exit_code"] == -9
 
 
+def test_sigkill_of_the_script_alone_does_not_wait_for_its_check(tmp_path, clean_slate):
+    """Only ``bash -s`` is killed (not its group): the check it started would hold the output pipes
+    until it ends (here after 30 s). The harness ends what is left of the script at once, ERROR, clean."""
+    scenario = tmp_path / "kbash.yaml"
+    scenario.write_text("name: fault-kbash\nnamespaces: {kbasha: }\n"
+                        "checks:\n  - command: {namespace: kbasha, run: [sleep, '30'], timeout: 40}\n")
+    harness = start_harness("run", str(scenario), cwd=tmp_path)
+    wait_for(lambda: ping_running_in("kbasha"), what="the check's command")
+    session = script_session(harness)
+    assert session, "the run script's session"
+    os.kill(session, signal.SIGKILL)   # the session leader is bash -s itself
+    killed = time.monotonic()
+    out, err = harness.communicate(timeout=60)
+    assert harness.returncode == 2, out + err
+    assert "ERROR fault-kbash" in out
+    # Says what happened, without an empty "why" (the script printed nothing on stderr).
+    assert "not run: the script was killed by SIGKILL during this step\n" in out, out
+    assert_one_line_messages(err)
+    assert time.monotonic() - killed < 10, "the harness waited for the check's command to end"
+
+
+def test_a_killed_script_takes_its_command_checks_timeout_along(tmp_path, clean_slate, monkeypatch, capsys):
+    """A script killed before its trap could tear down (the grace period ran out): its command
+    check runs under ``timeout``, a process group of its own, which killing the script's group
+    missed; it held the run's lock, so the clean after the kill kept the run until the command's
+    own limit (60 s here; clean_slate gives leftovers 20 s to go)."""
+    import harness.runner as runner
+    import harness.targets.local as local
+
+    scenario = tmp_path / "tmcmd.yaml"
+    scenario.write_text("name: fault-tmcmd\nnamespaces: {tmcmda: }\n"
+                        "checks:\n  - command: {namespace: tmcmda, run: [sleep, '60'], timeout: 60}\n")
+    monkeypatch.setattr(runner, "script_timeout", lambda s: 2)
+    monkeypatch.setattr(local, "TEARDOWN_GRACE_S", 0)  # TERM, then KILL at once
+    monkeypatch.chdir(tmp_path)
+    before = set(run_namespaces("tmcmd"))
+    code = cli.main(["run", str(scenario)])
+    out, err = capsys.readouterr()
+    assert code == 2, out + err
+    assert "ran longer than 2 s" in out
+    # Over, not "still going" (a live run's namespaces are not leftovers to clean_slate).
+    assert not set(run_namespaces("tmcmd")) - before, err
+
+
 def test_script_timeout_writes_a_bundle_without_checks(tmp_path, clean_slate, monkeypatch, capsys):
     """The script outlives its time: stopped, torn down, ERROR, a bundle with what ran, the checks not run."""
     import harness.runner as runner

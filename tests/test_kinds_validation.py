@@ -150,7 +150,15 @@ REFUSALS = [
      "t.yaml:8: checks[0]: a check has exactly one of address, command, connect, link, neighbour, nexthop, path, ping, "
      "route, rule, sysctl (found ['ping', 'route'])"),
     ("within 0", "checks:\n  - {within: 0, ping: {from: a, to: 10.0.0.2}}\n",
-     "t.yaml:8: checks[0].within: Input should be greater than 0"),
+     "t.yaml:8: checks[0].within: 0 is out of range: use more than 0"),
+    ("a count out of range", "checks:\n  - ping: {from: a, to: 10.0.0.2, count: 100000}\n",
+     "t.yaml:8: checks[0].ping.count: 100000 is out of range: use at most 1000"),
+    ("a count that is not a number", "checks:\n  - ping: {from: a, to: 10.0.0.2, count: many}\n",
+     "t.yaml:8: checks[0].ping.count: 'many' is not a whole number: use one such as 5"),
+    ("an argument YAML reads as a boolean", "checks:\n  - command: {namespace: a, run: [true]}\n",
+     "t.yaml:8: checks[0].command.run[0]: YAML reads true as a boolean: quote it for text ('true')"),
+    ("a check name with a backquote", "checks:\n  - {name: 'a`b', ping: {from: a, to: 10.0.0.2}}\n",
+     "t.yaml:8: checks[0].name: 'a`b' is not allowed here: use 1-120 characters, no control characters, '|' or '`'"),
     ("a defaults typo", "defaults: {ipv6_dad: true}\n" + CHECK,
      "t.yaml:7: defaults.ipv6_dad: unknown field 'ipv6_dad'; did you mean 'ipv6_nodad'?"),
 ]

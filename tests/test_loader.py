@@ -72,6 +72,11 @@ def test_bad_values_name_the_field(snippet, expected):
     assert any(p.startswith("t.yaml:8: veths[1].") and expected in p for p in found), found
 
 
+def test_a_bad_scenario_name_says_what_a_name_may_hold():
+    [p] = problems("name: 'seed demo'\nnamespaces: {a: }\n")
+    assert p == "t.yaml:1: name: 'seed demo' is not allowed here: use 1-100 letters, digits, '_', '.' or '-'"
+
+
 def test_duplicates_are_errors():
     text = BASE + textwrap.dedent("""\
       - {namespace: a, name: veth-a, peer: {namespace: b, name: other}}

@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal, Optional
 from pydantic import Field
 
 from harness.checks.base import FAIL, PASS, JsonListingCheck, Ref, Verdict, ere_escape
-from harness.fields import IfName, Mac, Mtu, NsName
+from harness.fields import IfName, Mac, Mtu, NsName, described
 from harness.protocol import CheckOutput
 
 NO_DEVICE = r"does not exist|Cannot find device"
@@ -34,7 +34,8 @@ class LinkCheck(JsonListingCheck):
     carrier: Optional[bool] = Field(None, description="has carrier (the LOWER_UP flag)")
     operstate: Optional[Operstate] = None
     mtu: Optional[Mtu] = None
-    kind_: Optional[str] = Field(None, alias="kind", pattern=r"^[a-z0-9_]{1,16}$",
+    kind_: Optional[str] = Field(None, alias="kind",
+                                 pattern=described(r"^[a-z0-9_]{1,16}$", "1-16 lowercase letters, digits or '_'"),
                                  description="link type: veth, dummy, bridge, vrf, vlan, ...")
     master: Optional[IfName] = None
     mac: Optional[Mac] = None
