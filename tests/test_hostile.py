@@ -272,6 +272,10 @@ def test_clean_removes_a_namespace_whose_name_ends_in_a_newline(tmp_path, clean_
     ("ssh://", "is not ssh://[user@]host[:port]"),
     ("ssh://host/path", "is not ssh://[user@]host[:port]"),
     ("ssh://u:pw@host", "is not ssh://[user@]host[:port]"),
+    ("ssh://a;b@host", "'a;b' is not a user name: use letters, digits"),
+    ("ssh://-oProxyCommand=x@host", "'-oProxyCommand=x' is not a user name"),
+    ("ssh://root@h$(id)", "'h$(id)' is not a host name or address"),
+    ("ssh://root@-oFoo", "'-ofoo' is not a host name or address"),
 ])
 def test_malformed_ssh_target_is_one_line(tmp_path, spec, fragment):
     run = refused("run", str(SCENARIOS / "veth-pair.yaml"), "--target", spec, "--ssh-config", os.devnull, cwd=tmp_path)

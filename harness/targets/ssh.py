@@ -16,6 +16,7 @@ anywhere the harness logs in as root (``ssh`` would use the local user name).
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import re
@@ -50,6 +51,9 @@ MAX_JUMPS = 8
 TEARDOWN_GRACE_S = 15
 # The first stderr line of every script run: the remote shell's pid (taken out of the result).
 PID_TAG = "netns-harness-pid="
+# What a user and a host in ssh://USER@HOST may be (a Host alias of the ssh config is a host).
+USER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\$?")
+HOST_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}")
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,23 @@ def parse_destination(text: str, what: str) -> tuple[Optional[str], str, Optiona
     if not host or parts.path not in ("", "/") or parts.query or parts.fragment or parts.password is not None:
         raise TargetError(f"{what}: {text!r} is not ssh://[user@]host[:port]")
     port = _port(raw_port, f"{what} {text!r}") if raw_port else None
-    return parts.username or None, host, port
+    user = parts.username or None
+    # As OpenSSH's ssh refuses them (since 9.6): no shell characters, no leading '-' (an option).
+    if user is not None and not USER_RE.fullmatch(user):
+        raise TargetError(f"{what}: {text!r}: {user!r} is not a user name: use letters, digits, '_', '.' and '-', "
+                          "not first '-'")
+    if not (HOST_RE.fullmatch(host) or _is_ipv6(host)):
+        raise TargetError(f"{what}: {text!r}: {host!r} is not a host name or address: use letters, digits, '.', "
+                          "'-' and '_', not first '-' (or an [IPv6] address)")
+    return user, host, port
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def load_ssh_config(path: Optional[str]) -> paramiko.SSHConfig:
