@@ -90,6 +90,15 @@ import json
 names = sorted(s["name"] for s in json.load(open("xdist.json"))["scenarios"])
 assert names == ["client-gateway-server", "wrong-ttl"], names'
 
+step "the project's noxfile as written: it installs the wheel harness init ran from"
+grep -qF "os.environ.get(\"NETNS_HARNESS\", '$wheel')" noxfile.py || fail "the noxfile does not install $wheel"
+"$work/venv/bin/pip" install -q --disable-pip-version-check nox
+nox -s scenarios -- --harness-target local -k client-gateway-server
+python -c '
+import json
+names = sorted(s["name"] for s in json.load(open("results/scenarios.json"))["scenarios"])
+assert names == ["client-gateway-server"], names'
+
 if [[ ${HARNESS_SMOKE_VM:-0} == 1 ]]; then
   step "one scenario in a VM booted from the packaged Vagrantfile"
   [[ ! -e Vagrantfile ]] || fail "the project has a Vagrantfile; the packaged one is under test"

@@ -15,6 +15,25 @@ from typing import Annotated, Any, NamedTuple, Optional, Union
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
+class SourceInt(int):
+    """An int YAML read from text that says more than the number (``0x10``, ``010``, ``1_000``,
+    ``52:54:00:12:34:57``, a sexagesimal in YAML 1.1): ``source`` is that text. The loader makes
+    them; models keep plain ints (pydantic converts), text fields take ``source``."""
+
+    source: str = ""
+
+
+class SourceFloat(float):
+    """A float YAML read from text that says more than the number (``1.50``, ``1e3``); see ``SourceInt``."""
+
+    source: str = ""
+
+
+def number_text(value: Any) -> str:
+    """The text a number was written as in the scenario (``0x10``, not ``16``), else ``str(value)``."""
+    return getattr(value, "source", "") or str(value)
+
+
 # Each pattern a model field is given with ``described``, in words for error messages.
 PATTERN_WORDS: dict[str, str] = {}
 

@@ -8,7 +8,9 @@ unless asked.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import urllib.parse
 from pathlib import Path
 
 from harness import __version__
@@ -31,9 +33,9 @@ import os
 
 import nox
 
-# What to install: netns-harness {version} from the package index, or set NETNS_HARNESS to a
-# wheel or a checkout of it.
-HARNESS = os.environ.get("NETNS_HARNESS", "netns-harness=={version}")
+# What to install: {source_said}.
+# NETNS_HARNESS (a wheel, a checkout or a requirement such as netns-harness=={version}) wins.
+HARNESS = os.environ.get("NETNS_HARNESS", {source})
 
 nox.options.sessions = ["scenarios"]
 
@@ -67,8 +69,36 @@ def project_files() -> dict[str, str]:
     return {
         f"scenarios/{EXAMPLE_SCENARIO}": example,
         f"scenarios/{SCHEMA_FILE}": json.dumps(scenario_schema(), indent=2) + "\n",
-        "noxfile.py": NOXFILE.replace("{version}", __version__),
+        "noxfile.py": noxfile(),
     }
+
+
+def noxfile() -> str:
+    """The project's ``noxfile.py``: it installs the netns-harness that wrote it (``install_source``)."""
+    source = install_source()
+    said = ("the netns-harness that `harness init` ran from, as pip installed it" if source != REQUIREMENT
+            else "netns-harness {version} from the package index")
+    return (NOXFILE.replace("{source_said}", said).replace("{source}", repr(source))
+            .replace("{version}", __version__))
+
+
+REQUIREMENT = f"netns-harness=={__version__}"
+
+
+def install_source() -> str:
+    """Where this netns-harness was installed from, for a project's nox venv to install the same:
+    the local wheel or directory in its PEP 610 record (``direct_url.json``, written by pip), if
+    it still exists; else ``netns-harness==VERSION`` from the package index. (A stale
+    ``.egg-info`` earlier on ``sys.path`` has no record: the first distribution with one counts.)"""
+    for dist in importlib.metadata.distributions(name="netns-harness"):
+        try:
+            url = urllib.parse.urlsplit(json.loads(dist.read_text("direct_url.json") or "{}").get("url", ""))
+        except (ValueError, AttributeError):
+            continue
+        path = urllib.parse.unquote(url.path)
+        if url.scheme == "file" and path and Path(path).exists():
+            return path
+    return REQUIREMENT
 
 
 def init_project(directory: Path, force: bool = False) -> list[Path]:

@@ -15,7 +15,7 @@ from typing import Any, Optional, Union
 import yaml
 from pydantic import ValidationError
 
-from harness.fields import PATTERN_WORDS
+from harness.fields import PATTERN_WORDS, SourceFloat, SourceInt, number_text
 from harness.model import Scenario
 from harness.references import find_reference_problems
 
@@ -111,7 +111,13 @@ def _compose_with_lines(text: str) -> tuple[Any, dict[Loc, int]]:
                 return out
             if isinstance(n, yaml.SequenceNode):
                 return [walk(item, loc + (i,), path) for i, item in enumerate(n.value)]
-            return construct(n, loc)
+            value = construct(n, loc)
+            # A number written otherwise than Python prints it keeps its text, for fields that
+            # take text (a command's arguments: 52:54:00:12:34:57 is not 41135085297).
+            if type(value) in (int, float) and isinstance(n.value, str) and n.value != str(value):
+                value = (SourceInt if type(value) is int else SourceFloat)(value)
+                value.source = n.value
+            return value
 
         return (walk(node, (), ()) if node is not None else None), lines
     finally:
@@ -237,9 +243,10 @@ def _in_plain_words(e: dict) -> Optional[str]:
         words = PATTERN_WORDS.get(ctx.get("pattern", ""))
         return f"{value!r} is not allowed here: use {words}" if words else None
     if kind == "string_type":
-        if type(value) in _YAML_TYPES:
-            text = yaml.safe_dump(value).removesuffix("\n...\n").strip()
-            return f"YAML reads {text} as {_YAML_TYPES[type(value)]}: quote it for text ('{text}')"
+        kind_of = next((words for cls, words in _YAML_TYPES.items() if isinstance(value, cls)), None)
+        if kind_of:
+            text = number_text(value) if not isinstance(value, bool) else yaml.safe_dump(value).removesuffix("\n...\n").strip()
+            return f"YAML reads {text} as {kind_of}: quote it for text ('{text}')"
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return f"{value!r} is not a whole number: use one such as 5"
     if kind in ("float_parsing", "float_type"):

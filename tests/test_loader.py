@@ -77,6 +77,19 @@ def test_a_bad_scenario_name_says_what_a_name_may_hold():
     assert p == "t.yaml:1: name: 'seed demo' is not allowed here: use 1-100 letters, digits, '_', '.' or '-'"
 
 
+def test_a_command_takes_unquoted_numbers_as_written():
+    """YAML 1.1 reads 0x10, 010, 1_000, 12:30 and a MAC address as numbers; a command gets the text."""
+    args = ["0x10", "010", "1_000", "1.50", "1e+3", "12:30", "52:54:00:12:34:57", "+7", "7", "-6"]
+    scenario = parse_scenario(BASE + f"checks:\n  - command: {{namespace: a, run: [printf, '%s', {', '.join(args)}]}}\n",
+                              "t.yaml")
+    assert scenario.checks[0].command.run == ["printf", "%s", *args]
+
+
+def test_a_number_where_text_is_wanted_is_quoted_as_written():
+    [p] = problems(BASE + "links:\n  - {namespace: a, name: d0, kind: dummy, mac: 52:54:00:12:34:56}\n")
+    assert p.endswith("mac: YAML reads 52:54:00:12:34:56 as a number: quote it for text ('52:54:00:12:34:56')"), p
+
+
 def test_duplicates_are_errors():
     text = BASE + textwrap.dedent("""\
       - {namespace: a, name: veth-a, peer: {namespace: b, name: other}}

@@ -3,8 +3,10 @@
 The wheel itself is built and used in a fresh venv outside the checkout by `.ci/wheel-smoke.sh`.
 """
 
+import ast
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,7 +18,7 @@ from conftest import REPO, needs_root
 from faultkit import run_harness_here
 from harness import resources
 from harness.cli import coloured
-from harness.init import InitError, init_project
+from harness.init import InitError, init_project, install_source
 from harness.loader import load_scenario
 
 
@@ -83,6 +85,32 @@ def test_init_lays_out_a_project_that_validates(tmp_path):
     compile(noxfile, "noxfile.py", "exec")
     assert "def scenarios(" in noxfile and '"--harness-target"' in noxfile
     assert harness("validate", "scenarios", cwd=project).returncode == 0
+    # It installs this harness as pip installed it (here: the checkout, editable; .ci/wheel-smoke.sh: the wheel).
+    [default] = re.findall(r'os\.environ\.get\("NETNS_HARNESS", (.*)\)', noxfile)
+    assert ast.literal_eval(default) == install_source()
+
+
+def test_the_noxfile_installs_what_pip_recorded_else_the_release(monkeypatch, tmp_path):
+    import harness.init as init
+
+    wheel = tmp_path / "my dir" / "netns_harness-0.1.0-py3-none-any.whl"
+    wheel.parent.mkdir()
+    wheel.write_bytes(b"")
+
+    class Recorded:
+        def __init__(self, record):
+            self.record = record
+
+        def read_text(self, name):
+            return self.record if name == "direct_url.json" else None
+
+    for record, expected in [(json.dumps({"url": wheel.as_uri(), "archive_info": {}}), str(wheel)),
+                             (json.dumps({"url": (tmp_path / "gone.whl").as_uri(), "archive_info": {}}), init.REQUIREMENT),
+                             (json.dumps({"url": "https://example.invalid/x.whl", "archive_info": {}}), init.REQUIREMENT),
+                             (None, init.REQUIREMENT), ("{not json", init.REQUIREMENT)]:
+        monkeypatch.setattr(init.importlib.metadata, "distributions", lambda name, r=record: [Recorded(None), Recorded(r)])
+        assert init.install_source() == expected, record
+    assert f"os.environ.get(\"NETNS_HARNESS\", {init.REQUIREMENT!r})" in init.noxfile()
 
 
 def test_init_never_overwrites_unless_forced(tmp_path):

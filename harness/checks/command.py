@@ -16,7 +16,7 @@ from pydantic import Field, field_validator
 
 from harness.checks.base import FAIL, PASS, CheckSpec, Ref, Verdict, matches
 from harness.checks.ping import USER_RE
-from harness.fields import NsName, Regex
+from harness.fields import NsName, Regex, number_text
 from harness.protocol import CheckOutput
 
 
@@ -38,9 +38,9 @@ class CommandCheck(CheckSpec):
     @field_validator("run", mode="before")
     @classmethod
     def _words(cls, value):
-        # YAML reads an unquoted -6 or 1 as a number: an argument is its text.
+        # YAML reads an unquoted -6, 1 or 0x10 as a number: an argument is its text, as written.
         if isinstance(value, list):
-            return [str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for v in value]
+            return [number_text(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for v in value]
         return value
 
     @field_validator("run")
