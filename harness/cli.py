@@ -575,8 +575,11 @@ def cmd_box_remove(args) -> int:
 def cmd_host_setup(args) -> int:
     from harness.host_setup import prepare_libvirt_host
 
-    for action in prepare_libvirt_host():
+    actions = prepare_libvirt_host()
+    for action in actions:
         print(action)
+    if not actions:
+        print("libvirt is ready: its daemons run, its pool and network are defined; nothing changed")
     return EXIT_OK
 
 
@@ -645,7 +648,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _command(sub, "validate", "check scenario files without running anything", "harness validate scenarios/",
                  "Every problem is reported with its file, line and field; exit 2 if there is one.")
-    p.add_argument("paths", nargs="+", metavar="FILE_OR_DIR")
+    p.add_argument("paths", nargs="*", default=["scenarios"], metavar="FILE_OR_DIR")
     p.set_defaults(func=cmd_validate)
 
     p = _command(sub, "list", "list scenarios with their steps and checks", "harness list scenarios/")

@@ -187,6 +187,13 @@ def test_sigkill_of_the_script_gives_error_bundle_and_no_leftovers(tmp_path, cle
     assert results["script_exit_code"] == -9
 
 
+def namespace_pids(suffix: str) -> list[int]:
+    """The processes in the namespaces named ``*-SUFFIX`` of any run."""
+    names = [name for name in run_ids_of_namespaces() if name.endswith("-" + suffix)]
+    out = "".join(subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout for name in names)
+    return [int(pid) for pid in out.split()]
+
+
 def test_sigkill_of_the_script_alone_does_not_wait_for_its_check(tmp_path, clean_slate):
     """Only ``bash -s`` is killed (not its group): the check it started would hold the output pipes
     until it ends (here after 30 s). The harness ends what is left of the script at once, ERROR, clean."""
@@ -194,7 +201,8 @@ def test_sigkill_of_the_script_alone_does_not_wait_for_its_check(tmp_path, clean
     scenario.write_text("name: fault-kbash\nnamespaces: {kbasha: }\n"
                         "checks:\n  - command: {namespace: kbasha, run: [sleep, '30'], timeout: 40}\n")
     harness = start_harness("run", str(scenario), cwd=tmp_path)
-    wait_for(lambda: ping_running_in("kbasha"), what="the check's command")
+    # The check's own command: set-up runs processes in the namespace too (sysctl).
+    wait_for(lambda: "sleep" in {comm(pid) for pid in namespace_pids("kbasha")}, what="the check's sleep")
     session = script_session(harness)
     assert session, "the run script's session"
     os.kill(session, signal.SIGKILL)   # the session leader is bash -s itself
@@ -229,6 +237,40 @@ def test_a_killed_script_takes_its_command_checks_timeout_along(tmp_path, clean_
     assert "ran longer than 2 s" in out
     # Over, not "still going" (a live run's namespaces are not leftovers to clean_slate).
     assert not set(run_namespaces("tmcmd")) - before, err
+
+
+def _processes_named(argv0: str) -> list[int]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0] == argv0.encode():
+                found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+def test_a_process_that_ignores_sigterm_does_not_outlive_the_run(tmp_path, clean_slate, monkeypatch, capsys):
+    """A command check leaves a process in its own session that ignores SIGTERM: tear-down kills
+    it (it would keep the deleted namespace alive, out of sight of ip netns and harness clean)."""
+    marker = f"nh-stubborn-{secrets.token_hex(4)}"
+    scenario = tmp_path / "stub.yaml"
+    scenario.write_text(f"""\
+name: fault-stub
+namespaces: {{stuba: }}
+checks:
+  - command:
+      namespace: stuba
+      run: setsid bash -c 'trap "" TERM HUP; exec -a {marker} sleep 60' </dev/null >/dev/null 2>&1 &
+""")
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = cli.main(["run", str(scenario)])
+        out, err = capsys.readouterr()
+        assert code == 0, out + err
+        assert not _processes_named(marker), "a process that ignores SIGTERM outlived its namespace"
+    finally:
+        kill_pids(_processes_named(marker))
 
 
 def test_script_timeout_writes_a_bundle_without_checks(tmp_path, clean_slate, monkeypatch, capsys):

@@ -276,6 +276,9 @@ def test_clean_removes_a_namespace_whose_name_ends_in_a_newline(tmp_path, clean_
     ("ssh://-oProxyCommand=x@host", "'-oProxyCommand=x' is not a user name"),
     ("ssh://root@h$(id)", "'h$(id)' is not a host name or address"),
     ("ssh://root@-oFoo", "'-ofoo' is not a host name or address"),
+    ("ssh://ro\not@127.0.0.1", "has a control character"),
+    ("ssh://@127.0.0.1", "has an empty user name before '@'"),
+    ("ssh://127.0.0.1:\uff10\uff11", "is not a number from 1 to 65535"),
 ])
 def test_malformed_ssh_target_is_one_line(tmp_path, spec, fragment):
     run = refused("run", str(SCENARIOS / "veth-pair.yaml"), "--target", spec, "--ssh-config", os.devnull, cwd=tmp_path)

@@ -76,7 +76,7 @@ class Hop:
 
 
 def _port(text: str, what: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
         raise TargetError(f"{what}: port {text!r} is not a number from 1 to 65535")
     return int(text)
 
@@ -86,6 +86,9 @@ def parse_destination(text: str, what: str) -> tuple[Optional[str], str, Optiona
 
     Raises ``TargetError`` naming ``what`` (the option it came from) for a malformed one.
     """
+    # urlsplit drops tabs and newlines (as browsers do): "ro\not" would log in as "root".
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise TargetError(f"{what}: {text!r} has a control character: write ssh://[user@]host[:port] on one line")
     spec = text if text.startswith("ssh://") else f"ssh://{text}"
     try:
         parts = urlsplit(spec)
@@ -98,7 +101,9 @@ def parse_destination(text: str, what: str) -> tuple[Optional[str], str, Optiona
     if not host or parts.path not in ("", "/") or parts.query or parts.fragment or parts.password is not None:
         raise TargetError(f"{what}: {text!r} is not ssh://[user@]host[:port]")
     port = _port(raw_port, f"{what} {text!r}") if raw_port else None
-    user = parts.username or None
+    user = parts.username
+    if user == "":
+        raise TargetError(f"{what}: {text!r} has an empty user name before '@': give one, or leave out the '@'")
     # As OpenSSH's ssh refuses them (since 9.6): no shell characters, no leading '-' (an option).
     if user is not None and not USER_RE.fullmatch(user):
         raise TargetError(f"{what}: {text!r}: {user!r} is not a user name: use letters, digits, '_', '.' and '-', "
