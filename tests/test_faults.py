@@ -479,7 +479,7 @@ def test_ssh_session_dropped_during_a_step(tmp_path, clean_slate, server):
     kill_pids(sessions)  # the connection is gone; the script lives on, orphaned
     out, err = harness.communicate(timeout=90)
     assert harness.returncode == 2, out + err
-    assert "lost" in out and f"ERROR fault-sdrop" in out
+    assert "lost" in out and "ERROR fault-sdrop" in out
     assert_one_line_messages(err)
     assert_bundle(tmp_path / "b", "ERROR")
     # The orphan sees the broken pipe at its next write and tears down.
