@@ -152,6 +152,7 @@ def coloured(text: str, stream) -> str:
 def scenario_files(paths: list[str]) -> list[Path]:
     """Expand files and directories (``*.yaml`` / ``*.yml`` inside, sorted) into scenario files.
 
+    A file given twice (``a.yaml scenarios/``) counts once, as pytest counts a test path once.
     Raises ``ScenarioError`` for a path that does not exist or a directory with none.
     """
     from harness.loader import Problem
@@ -168,7 +169,8 @@ def scenario_files(paths: list[str]) -> list[Path]:
             files.append(path)
         else:
             raise ScenarioError([Problem(raw, None, "", "no such file or directory")])
-    return files
+    seen: set[Path] = set()
+    return [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))]
 
 
 def load_all(paths: list[str]) -> list[tuple[Path, Scenario]]:

@@ -1,6 +1,7 @@
 """Scenario files: valid ones load, bad ones fail before anything runs with file, line, field and fix."""
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -138,3 +139,12 @@ def test_same_address_in_two_vrfs_of_one_namespace_is_fine():
 def test_host_wide_sysctls_are_refused(where):
     found = problems("name: t\n" + where + "checks:\n  - ping: {from: a, to: 127.0.0.1}\n")
     assert any("is not a per-namespace sysctl: use a net.* key" in p for p in found), found
+
+
+def test_a_scenario_file_given_twice_counts_once(tmp_path, monkeypatch):
+    from harness.cli import scenario_files
+
+    for name in ("a.yaml", "b.yml"):
+        (tmp_path / name).write_text("name: x\n")
+    monkeypatch.chdir(tmp_path)
+    assert scenario_files(["a.yaml", ".", "./a.yaml", str(tmp_path / "b.yml")]) == [Path("a.yaml"), Path("b.yml")]
