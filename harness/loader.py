@@ -220,7 +220,8 @@ def _message(e: dict, loc: Loc, alone: bool) -> str:
     if e["type"] == "missing":
         return f"required field '{loc[-1]}' is missing; add it"
     if e["type"] == "literal_error":
-        return f"{msg} (got {e.get('input')!r})"
+        close = difflib.get_close_matches(str(e.get("input")), re.findall(r"'([^']*)'", (e.get("ctx") or {}).get("expected", "")), n=1)
+        return f"{msg} (got {e.get('input')!r})" + (f"; did you mean '{close[0]}'?" if close else "")
     return (alone and _in_plain_words(e)) or msg
 
 
@@ -243,6 +244,8 @@ def _in_plain_words(e: dict) -> Optional[str]:
         words = PATTERN_WORDS.get(ctx.get("pattern", ""))
         return f"{value!r} is not allowed here: use {words}" if words else None
     if kind == "string_type":
+        if isinstance(value, (list, dict)) or value is None:
+            return f"expected text, got {_yaml_kind(value)}"
         kind_of = next((words for cls, words in _YAML_TYPES.items() if isinstance(value, cls)), None)
         if kind_of:
             text = number_text(value) if not isinstance(value, bool) else yaml.safe_dump(value).removesuffix("\n...\n").strip()
@@ -251,7 +254,23 @@ def _in_plain_words(e: dict) -> Optional[str]:
         return f"{value!r} is not a whole number: use one such as 5"
     if kind in ("float_parsing", "float_type"):
         return f"{value!r} is not a number: use one such as 1.5"
+    if kind in ("bool_parsing", "bool_type"):
+        return f"{value!r} is not true or false: write true or false"
+    if kind in ("list_type",):
+        return f"expected a list ('- item' lines or [a, b]), got {_yaml_kind(value)}"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"expected a mapping ('key: value' lines or {{key: value}}), got {_yaml_kind(value)}"
     return None
+
+
+def _yaml_kind(value: Any) -> str:
+    if value is None:
+        return "nothing (an empty value)"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(number_text(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value)
 
 
 def load_scenario(path: Union[str, Path]) -> Scenario:

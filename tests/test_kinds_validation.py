@@ -157,6 +157,16 @@ REFUSALS = [
      "t.yaml:8: checks[0].ping.count: 'many' is not a whole number: use one such as 5"),
     ("an argument YAML reads as a boolean", "checks:\n  - command: {namespace: a, run: [true]}\n",
      "t.yaml:8: checks[0].command.run[0]: YAML reads true as a boolean: quote it for text ('true')"),
+    ("a check kind without its mapping", "checks:\n  - ping\n",
+     "t.yaml:8: checks[0]: expected a mapping ('key: value' lines or {key: value}), got 'ping'"),
+    ("a flag that is not true or false", "checks:\n  - link: {namespace: a, name: a0, up: 2}\n",
+     "t.yaml:8: checks[0].link.up: 2 is not true or false: write true or false"),
+    ("a list where one address goes", "checks:\n  - ping: {from: a, to: [10.0.0.2]}\n",
+     "t.yaml:8: checks[0].ping.to: expected text, got a list"),
+    ("a misspelt ICMP error", "checks:\n  - ping: {from: a, to: 10.0.0.2, error: {type: ttl_exceded}}\n",
+     "t.yaml:8: checks[0].ping.error.type: Input should be 'ttl_exceeded', 'frag_needed', 'net_unreachable', "
+     "'host_unreachable', 'port_unreachable', 'protocol_unreachable' or 'prohibited' (got 'ttl_exceded'); "
+     "did you mean 'ttl_exceeded'?"),
     ("a check name with a backquote", "checks:\n  - {name: 'a`b', ping: {from: a, to: 10.0.0.2}}\n",
      "t.yaml:8: checks[0].name: 'a`b' is not allowed here: use 1-120 characters, no control characters, '|' or '`'"),
     ("a defaults typo", "defaults: {ipv6_dad: true}\n" + CHECK,
