@@ -206,8 +206,8 @@ def _pydantic_problems(file: str, err: ValidationError, lines: dict[Loc, int]) -
 
 
 def _message(e: dict, loc: Loc, alone: bool) -> str:
-    """What is wrong with one field, with the fix. ``alone``: the field's only error (not one
-    member of a union among others, whose messages are joined as pydantic words them)."""
+    """What is wrong with one field, with the fix. ``alone``: the field's only error; the errors
+    of a union's members keep pydantic's words, joined with "or"."""
     msg = e["msg"].removeprefix("Value error, ")
     if e["type"] == "extra_forbidden":
         allowed = _allowed_fields(loc)
@@ -220,7 +220,8 @@ def _message(e: dict, loc: Loc, alone: bool) -> str:
     if e["type"] == "missing":
         return f"required field '{loc[-1]}' is missing; add it"
     if e["type"] == "literal_error":
-        close = difflib.get_close_matches(str(e.get("input")), re.findall(r"'([^']*)'", (e.get("ctx") or {}).get("expected", "")), n=1)
+        choices = re.findall(r"'([^']*)'", (e.get("ctx") or {}).get("expected", ""))
+        close = difflib.get_close_matches(str(e.get("input")), choices, n=1)
         return f"{msg} (got {e.get('input')!r})" + (f"; did you mean '{close[0]}'?" if close else "")
     return (alone and _in_plain_words(e)) or msg
 
@@ -248,7 +249,7 @@ def _in_plain_words(e: dict) -> Optional[str]:
             return f"expected text, got {_yaml_kind(value)}"
         kind_of = next((words for cls, words in _YAML_TYPES.items() if isinstance(value, cls)), None)
         if kind_of:
-            text = number_text(value) if not isinstance(value, bool) else yaml.safe_dump(value).removesuffix("\n...\n").strip()
+            text = yaml.safe_dump(value).removesuffix("\n...\n").strip() if isinstance(value, bool) else number_text(value)
             return f"YAML reads {text} as {kind_of}: quote it for text ('{text}')"
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return f"{value!r} is not a whole number: use one such as 5"
