@@ -91,7 +91,7 @@ names = sorted(s["name"] for s in json.load(open("xdist.json"))["scenarios"])
 assert names == ["client-gateway-server", "wrong-ttl"], names'
 
 step "the project's noxfile as written: it installs the wheel harness init ran from"
-grep -qF "os.environ.get(\"NETNS_HARNESS\", '$wheel')" noxfile.py || fail "the noxfile does not install $wheel"
+grep -qxF "HARNESS = os.environ.get(\"NETNS_HARNESS\") or '$wheel'" noxfile.py || fail "the noxfile does not install $wheel"
 "$work/venv/bin/pip" install -q --disable-pip-version-check nox
 nox -s scenarios -- --harness-target local -k client-gateway-server
 python -c '

@@ -210,7 +210,7 @@ def cmd_render(args) -> int:
     from harness.render import render
 
     if args.run_id is not None and not RUN_ID.fullmatch(args.run_id):
-        raise UsageError(f"--run-id {args.run_id!r}: a run id is six hex digits, as in namespace nh3fa2c1-client")
+        raise UsageError(f"--run-id {args.run_id!r}: a run id is six lowercase hex digits, as in namespace nh3fa2c1-client")
     loaded = load_all([args.file])
     if len(loaded) != 1:
         raise UsageError(f"render {args.file}: a folder of {len(loaded)} scenarios; render takes one file "
@@ -435,12 +435,14 @@ def cmd_clean(args) -> int:
     from harness.targets import get_target
 
     if args.run_id is not None and not RUN_ID.fullmatch(args.run_id):
-        raise UsageError(f"--run-id {args.run_id!r}: a run id is six hex digits, as in namespace nh3fa2c1-client")
+        raise UsageError(f"--run-id {args.run_id!r}: a run id is six lowercase hex digits, as in namespace nh3fa2c1-client")
     script = render_clean(args.run_id)
     with get_target(args.target, **_target_options(args)) as target:
         result = target.run(script, timeout=60)
     sys.stderr.write(printable(result.stderr))
-    print(printable(result.stdout).rstrip("\n") or "nothing to clean")
+    removed = printable(result.stdout).rstrip("\n")
+    if removed or "kept run" not in result.stderr:   # kept runs said so: not "nothing to clean" too
+        print(removed or "nothing to clean")
     return EXIT_OK if result.exit_code == 0 else EXIT_ERROR
 
 

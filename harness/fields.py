@@ -152,6 +152,16 @@ def _sysctl_key(key: str) -> str:
     return key
 
 
+def _sysctl_text(value: Any) -> Any:
+    """A sysctl value as written: YAML read 12:30 or 1_000 as numbers (750, 1000), and sysctl
+    must get what the scenario says; true and false (yes, on ...) are 1 and 0."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (int, float)):
+        return number_text(value)
+    return value
+
+
 def _sysctl_value(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise ValueError(f"sysctl value {value!r} is not a number or a word: write e.g. 1 or \"0 2147483647\"")
@@ -222,7 +232,7 @@ Selector = Annotated[str, AfterValidator(_prefix_or_address),
                      _schema(r"all|" + _IP + r"(/\d{1,3})?", "all, an address or a network")]
 Mac = Annotated[str, AfterValidator(_mac), _schema(MAC_RE.pattern, "unicast MAC address")]
 SysctlKey = Annotated[str, AfterValidator(_sysctl_key), _schema(SYSCTL_RE.pattern, "a net.* sysctl")]
-SysctlValue = Annotated[Union[int, str], AfterValidator(_sysctl_value)]
+SysctlValue = Annotated[Union[int, str], BeforeValidator(_sysctl_text), AfterValidator(_sysctl_value)]
 Regex = Annotated[str, AfterValidator(_regex)]
 Table = Annotated[Union[int, str], AfterValidator(_table)]
 U32 = Annotated[int, BeforeValidator(_reject_float), Field(ge=0, le=U32_MAX)]

@@ -35,7 +35,7 @@ import nox
 
 # What to install: {source_said}.
 # NETNS_HARNESS (a wheel, a checkout or a requirement such as netns-harness=={version}) wins.
-HARNESS = os.environ.get("NETNS_HARNESS", {source})
+HARNESS = os.environ.get("NETNS_HARNESS") or {source}
 
 nox.options.sessions = ["scenarios"]
 

@@ -273,6 +273,41 @@ checks:
         kill_pids(_processes_named(marker))
 
 
+def test_clean_after_a_killed_run_is_not_stopped_by_what_a_check_left_running(tmp_path, clean_slate):
+    """A check leaves a daemon in its own session (setsid); then harness and script are SIGKILLed.
+    The daemon does not hold the run's lock (checks run without it), so harness clean sees the run
+    is over, kills what is in its namespace and removes it; it used to keep the run "still going"
+    for as long as the daemon lived."""
+    marker = f"nh-daemon-{secrets.token_hex(4)}"
+    scenario = tmp_path / "dmn.yaml"
+    scenario.write_text(f"""\
+name: fault-dmn
+namespaces: {{dmna: }}
+steps:
+  - checks:
+      - command:
+          namespace: dmna
+          run: setsid bash -c 'trap "" TERM HUP; exec -a {marker} sleep 60' </dev/null >/dev/null 2>&1 &
+  - checks:
+      - command: {{namespace: dmna, run: [tail, -f, /dev/null], timeout: 30, exit_code: any}}
+""")
+    harness = start_harness("run", str(scenario), cwd=tmp_path)
+    try:
+        wait_for(lambda: "tail" in {comm(pid) for pid in namespace_pids("dmna")}, what="the second step's check")
+        [run_id] = {run for name, run in run_ids_of_namespaces().items() if name.endswith("-dmna")}
+        session = script_session(harness)
+        assert session and _processes_named(marker)
+        harness.kill()
+        os.killpg(session, signal.SIGKILL)
+        harness.communicate(timeout=30)
+        clean = run_harness("clean", "--run-id", run_id, cwd=tmp_path)
+        assert clean.returncode == 0 and "still going" not in clean.stderr, clean.stdout + clean.stderr
+        assert f"removed namespace nh{run_id}-dmna" in clean.stdout, clean.stdout
+        wait_for(lambda: not _processes_named(marker), timeout=5, what="the daemon to be killed with its namespace")
+    finally:
+        kill_pids(_processes_named(marker))
+
+
 def test_script_timeout_writes_a_bundle_without_checks(tmp_path, clean_slate, monkeypatch, capsys):
     """The script outlives its time: stopped, torn down, ERROR, a bundle with what ran, the checks not run."""
     import harness.runner as runner

@@ -249,7 +249,7 @@ checks:
 @pytest.mark.parametrize("args", [["render", "--run-id", "zzz"], ["clean", "--run-id", "zzz"]])
 def test_bad_run_id_is_one_line(tmp_path, args):
     run = refused(*args, *([str(SCENARIOS / "veth-pair.yaml")] if args[0] == "render" else []), cwd=tmp_path)
-    one_line_error(run, "--run-id 'zzz': a run id is six hex digits")
+    one_line_error(run, "--run-id 'zzz': a run id is six lowercase hex digits")
 
 
 def test_clean_removes_a_namespace_whose_name_ends_in_a_newline(tmp_path, clean_slate):
@@ -278,6 +278,7 @@ def test_clean_removes_a_namespace_whose_name_ends_in_a_newline(tmp_path, clean_
     ("ssh://root@-oFoo", "'-ofoo' is not a host name or address"),
     ("ssh://ro\not@127.0.0.1", "has a control character"),
     ("ssh://@127.0.0.1", "has an empty user name before '@'"),
+    ("ssh://root@127.0.0.1:", "port '' is not a number from 1 to 65535"),
     ("ssh://127.0.0.1:\uff10\uff11", "is not a number from 1 to 65535"),
 ])
 def test_malformed_ssh_target_is_one_line(tmp_path, spec, fragment):

@@ -148,3 +148,15 @@ def test_a_scenario_file_given_twice_counts_once(tmp_path, monkeypatch):
         (tmp_path / name).write_text("name: x\n")
     monkeypatch.chdir(tmp_path)
     assert scenario_files(["a.yaml", ".", "./a.yaml", str(tmp_path / "b.yml")]) == [Path("a.yaml"), Path("b.yml")]
+
+
+def test_sysctl_values_are_written_as_the_scenario_says():
+    """12:30 and 1_000 are numbers to YAML 1.1 (750, 1000) and invalid to sysctl: it gets the text
+    (and refuses it), never a number nobody wrote; true and false are 1 and 0."""
+    scenario = parse_scenario("name: t\nnamespaces:\n  a: {sysctls: {net.ipv4.tcp_keepalive_time: 12:30, "
+                              "net.ipv4.tcp_fin_timeout: 1_000, net.ipv4.ip_forward: yes, net.ipv4.tcp_syn_retries: 6}}\n"
+                              "checks: [{route: {namespace: a, dst: default, expect: absent}}]\n",
+                              "t.yaml")
+    assert {k: str(v) for k, v in scenario.namespaces["a"].sysctls.items()} == {
+        "net.ipv4.ip_forward": "1", "net.ipv4.tcp_keepalive_time": "12:30", "net.ipv4.tcp_fin_timeout": "1_000",
+        "net.ipv4.tcp_syn_retries": "6"}

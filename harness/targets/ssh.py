@@ -95,12 +95,12 @@ def parse_destination(text: str, what: str) -> tuple[Optional[str], str, Optiona
         host = parts.hostname
         raw_port = parts.netloc.rpartition("@")[2]
         raw_port = raw_port.rpartition("]")[2] if raw_port.startswith("[") else raw_port
-        raw_port = raw_port.partition(":")[2] if ":" in raw_port else ""
+        raw_port = raw_port.partition(":")[2] if ":" in raw_port else None
     except ValueError as exc:
         raise TargetError(f"{what}: {text!r} is not [user@]host[:port] ({exc})") from None
     if not host or parts.path not in ("", "/") or parts.query or parts.fragment or parts.password is not None:
         raise TargetError(f"{what}: {text!r} is not ssh://[user@]host[:port]")
-    port = _port(raw_port, f"{what} {text!r}") if raw_port else None
+    port = _port(raw_port, f"{what} {text!r}") if raw_port is not None else None
     user = parts.username
     if user == "":
         raise TargetError(f"{what}: {text!r} has an empty user name before '@': give one, or leave out the '@'")
