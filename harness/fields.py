@@ -163,7 +163,7 @@ def _sysctl_text(value: Any) -> Any:
 
 
 def _sysctl_value(value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
+    if not isinstance(value, (int, str)):   # true/false are 1/0 already (_sysctl_text)
         raise ValueError(f"sysctl value {value!r} is not a number or a word: write e.g. 1 or \"0 2147483647\"")
     text = str(value)
     if not SYSCTL_VALUE_RE.fullmatch(text):

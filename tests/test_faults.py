@@ -250,6 +250,12 @@ def _processes_named(argv0: str) -> list[int]:
     return found
 
 
+def stubborn_daemon(marker: str) -> str:
+    """A bash script for a command check: it leaves a process named ``marker`` running in a
+    session of its own (setsid) that ignores SIGTERM and SIGHUP."""
+    return f"setsid bash -c 'trap \"\" TERM HUP; exec -a {marker} sleep 60' </dev/null >/dev/null 2>&1 &"
+
+
 def test_a_process_that_ignores_sigterm_does_not_outlive_the_run(tmp_path, clean_slate, monkeypatch, capsys):
     """A command check leaves a process in its own session that ignores SIGTERM: tear-down kills
     it (it would keep the deleted namespace alive, out of sight of ip netns and harness clean)."""
@@ -261,7 +267,7 @@ namespaces: {{stuba: }}
 checks:
   - command:
       namespace: stuba
-      run: setsid bash -c 'trap "" TERM HUP; exec -a {marker} sleep 60' </dev/null >/dev/null 2>&1 &
+      run: {stubborn_daemon(marker)}
 """)
     monkeypatch.chdir(tmp_path)
     try:
@@ -287,7 +293,7 @@ steps:
   - checks:
       - command:
           namespace: dmna
-          run: setsid bash -c 'trap "" TERM HUP; exec -a {marker} sleep 60' </dev/null >/dev/null 2>&1 &
+          run: {stubborn_daemon(marker)}
   - checks:
       - command: {{namespace: dmna, run: [tail, -f, /dev/null], timeout: 30, exit_code: any}}
 """)

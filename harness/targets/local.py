@@ -81,8 +81,7 @@ class LocalTarget(Target):
         """Stop the script (TERM, then KILL after the grace period); what it printed in all.
 
         Signals go to the script's whole session: a command check's ``timeout`` runs in a process
-        group of its own, which the script's group would miss (it held the run's lock until its
-        own limit)."""
+        group of its own, which the script's group would miss (it ran on to its own limit)."""
         _signal_session(proc.pid, signal.SIGTERM)
         try:
             return proc.communicate(timeout=TEARDOWN_GRACE_S)
